@@ -1,0 +1,18 @@
+// sinter/core/unroll.hpp - compile-time loop unrolling.
+#pragma once
+
+#include <type_traits>
+#include <utility>
+
+namespace sinter::detail {
+
+/// Calls f(std::integral_constant<int, I>{}) for I = 0 .. N-1, fully unrolled, so
+/// register-tile arrays indexed by I stay in registers (no run-time index).
+template <int N, class F>
+[[gnu::always_inline]] inline void static_for(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    (f(std::integral_constant<int, I>{}), ...);
+  }(std::make_integer_sequence<int, N>{});
+}
+
+}  // namespace sinter::detail

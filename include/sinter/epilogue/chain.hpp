@@ -1,0 +1,177 @@
+// sinter/epilogue/chain.hpp - a chain of element-wise ops as one type, and its
+// evaluation on a register tile right before the tile's single store.
+//
+// Epilogue<Mul<PerChannel>, Add<PerChannel>, Add<Tensor>, ReLU> means
+//   y = relu((acc * s[c] + b[c]) + r[p][c])
+// The chain is unrolled at compile time: no branch, call or loop over ops at run time.
+// Each binary op's operand is loaded once per tile (PerChannel: NV vectors; Tensor:
+// MR row pointers) before the ops run on the accumulators.
+#pragma once
+
+#include <cstddef>
+#include <tuple>
+#include <utility>
+
+#include "../core/unroll.hpp"
+#include "ops.hpp"
+
+namespace sinter {
+
+/// An ordered chain of element-wise ops applied to every output element, left to right.
+/// `Ops`: any number (0 included) of ElementwiseOp types (Add<PerChannel>, ReLU, ...).
+/// Holds the ops' run-time operands (scalars, pointers to per-channel vectors and
+/// tensors); the structure is in the type.
+template <class... Ops>
+struct Epilogue {
+  static_assert((ElementwiseOp<Ops> && ...),
+                "sinter::Epilogue<Ops...>: every op must be an element-wise op such as "
+                "Add<PerChannel>, Mul<Scalar>, Sub<Tensor>, ReLU, Clip or ClipTo<lo, hi>");
+
+  std::tuple<Ops...> ops;
+
+  static constexpr std::size_t size = sizeof...(Ops);
+
+  Epilogue() = default;
+  explicit Epilogue(Ops... o)
+    requires(sizeof...(Ops) > 0)
+      : ops(std::move(o)...) {}
+
+  /// The chain with `op` appended.
+  template <ElementwiseOp Op>
+  Epilogue<Ops..., Op> then(Op op) const {
+    return std::apply([&](const Ops&... o) { return Epilogue<Ops..., Op>(o..., std::move(op)); }, ops);
+  }
+
+  /// The I-th op (0-based), e.g. to rebind a tensor operand before a call.
+  template <std::size_t I>
+  auto& op() noexcept { return std::get<I>(ops); }
+  template <std::size_t I>
+  const auto& op() const noexcept { return std::get<I>(ops); }
+
+  /// Checks every operand against an output of shape `out` (per-channel lengths,
+  /// tensor shapes, null pointers). Throws sinter::error naming `layer` and the op.
+  void validate(Shape4 out, const char* layer) const {
+    validate_impl(out, layer, std::index_sequence_for<Ops...>{});
+  }
+
+  /// True when a tensor operand's memory overlaps `out`.
+  bool reads_from(const TensorView<float>& out) const {
+    bool hit = false;
+    std::apply([&](const auto&... o) { ((hit = hit || overlap(o, out)), ...); }, ops);
+    return hit;
+  }
+
+  /// Applies the chain to a full MR x (NV * lanes) tile of accumulators and stores row r
+  /// at out_rows[r] (unaligned stores, NV vectors per row).
+  template <class B, int MR, int NV>
+  [[gnu::always_inline]] inline void store_tile(B (&acc)[MR][NV], const TileLoc& loc,
+                                                float* const* out_rows) const noexcept {
+    auto st = std::apply([&](const Ops&... o) { return std::make_tuple(state_of<B, MR, NV>(o, loc)...); }, ops);
+    detail::static_for<MR>([&](auto r) {
+      detail::static_for<NV>([&](auto j) {
+        B x = eval_tile(acc[r][j], st, r, j, std::index_sequence_for<Ops...>{});
+        x.store_unaligned(out_rows[r] + j * B::size);
+      });
+    });
+  }
+
+  /// Applies the chain to the top-left mr x nr corner of a tile kept in memory at
+  /// `tile` (row r at tile + r * ld) and stores it at out_rows[r]; never touches
+  /// columns >= nr or rows >= mr of the output or of any operand.
+  template <class B>
+  void store_edge(const float* tile, index_t ld, int mr, int nr, const TileLoc& loc,
+                  float* const* out_rows) const noexcept {
+    constexpr int L = static_cast<int>(B::size);
+    for (int r = 0; r < mr; ++r) {
+      for (int c = 0; c < nr; c += L) {
+        const int count = nr - c < L ? nr - c : L;
+        B x = B::load_unaligned(tile + r * ld + c);
+        x = eval_edge(x, loc, r, c, count, std::index_sequence_for<Ops...>{});
+        if (count == L) {
+          x.store_unaligned(out_rows[r] + c);
+        } else {
+          alignas(64) float tmp[B::size];
+          x.store_aligned(tmp);
+          for (int i = 0; i < count; ++i) out_rows[r][c + i] = tmp[i];
+        }
+      }
+    }
+  }
+
+  /// Applies the chain to one vector of `count` (<= lanes) valid values for tile row r,
+  /// channels loc.col0 + col ... ; for kernels whose natural unit is a vector.
+  template <class B>
+  [[gnu::always_inline]] inline B apply(B x, const TileLoc& loc, int r, index_t col, int count) const noexcept {
+    return eval_edge(x, loc, r, col, count, std::index_sequence_for<Ops...>{});
+  }
+
+ private:
+  template <class Op>
+  static bool overlap(const Op& op, const TensorView<float>& out) {
+    if constexpr (BinaryOp<Op>) {
+      if constexpr (std::is_same_v<decltype(op.operand), Tensor>)
+        return detail::overlaps(op.operand.view, out);
+    }
+    return false;
+  }
+
+  template <std::size_t... I>
+  void validate_impl(Shape4 out, const char* layer, std::index_sequence<I...>) const {
+    (validate_op(std::get<I>(ops), out, layer, static_cast<int>(I)), ...);
+  }
+  template <class Op>
+  static void validate_op(const Op& op, Shape4 out, const char* layer, int pos) {
+    if constexpr (BinaryOp<Op>) op.operand.validate(out, layer, pos);
+  }
+
+  template <class B, int MR, int NV, class Op>
+  static auto state_of(const Op& op, const TileLoc& loc) noexcept {
+    if constexpr (BinaryOp<Op>) return op.operand.template tile_state<B, MR, NV>(loc);
+    else return detail::no_state{};
+  }
+
+  template <class B, class St, std::size_t... I>
+  [[gnu::always_inline]] inline B eval_tile(B x, const St& st, int r, int j, std::index_sequence<I...>) const noexcept {
+    ((x = step(std::get<I>(ops), std::get<I>(st), x, r, j)), ...);
+    return x;
+  }
+  template <class B, class Op, class S>
+  [[gnu::always_inline]] static inline B step(const Op& op, const S& s, B x, int r, int j) noexcept {
+    if constexpr (BinaryOp<Op>) return Op::eval(x, s.get(r, j));
+    else return op.eval(x);
+  }
+
+  template <class B, std::size_t... I>
+  [[gnu::always_inline]] inline B eval_edge(B x, const TileLoc& loc, int r, index_t col, int count,
+                                            std::index_sequence<I...>) const noexcept {
+    ((x = step_edge(std::get<I>(ops), x, loc, r, col, count)), ...);
+    return x;
+  }
+  template <class B, class Op>
+  [[gnu::always_inline]] static inline B step_edge(const Op& op, B x, const TileLoc& loc, int r, index_t col,
+                                                   int count) noexcept {
+    if constexpr (BinaryOp<Op>) return Op::eval(x, op.operand.template load_edge<B>(loc, r, col, count));
+    else return op.eval(x);
+  }
+};
+
+template <class T>
+struct is_epilogue : std::false_type {};
+template <class... Ops>
+struct is_epilogue<Epilogue<Ops...>> : std::true_type {};
+
+/// A chain type: sinter::Epilogue<Ops...>.
+template <class T>
+concept EpilogueChain = is_epilogue<std::remove_cvref_t<T>>::value;
+
+/// Chain composition in value form: `relu() | clip(...)`, `chain | add(...)`.
+template <ElementwiseOp A, ElementwiseOp B>
+Epilogue<A, B> operator|(A a, B b) {
+  return Epilogue<A, B>(std::move(a), std::move(b));
+}
+template <class... Ops, ElementwiseOp B>
+Epilogue<Ops..., B> operator|(const Epilogue<Ops...>& chain, B b) {
+  return chain.then(std::move(b));
+}
+
+}  // namespace sinter

@@ -1,0 +1,169 @@
+// sinter/gemm/driver.hpp - cache-blocked GEMM over an indirect A and a packed B, with
+// the epilogue chain fused into the last K block's stores.
+//
+// Loop nest (Goto & van de Geijn 2008, BLIS five loops; B is packed once per layer):
+//   for each block of MC output rows               A rows of the block stay in L2
+//     for each K block (KC of K)                   B[KC x NR] panel stays in L1
+//       for each NR-column panel of B
+//         for each MR-row tile of the block
+//           micro-kernel: C tile (+)= A tile * B panel; on the last K block the
+//           epilogue chain runs on the accumulators before the single store.
+// Partial sums of earlier K blocks are stored in the output and reloaded; a full tile
+// runs the chain in registers; edge tiles (fewer than MR rows, or a partial vector of
+// columns) run through a stack tile so nothing outside the output is touched.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+
+#include "../core/workspace.hpp"
+#include "microkernel.hpp"
+#include "pack.hpp"
+
+namespace sinter::gemm {
+
+/// Cache blocking of the driver for `Arch`: mc output rows per block (a multiple of MR),
+/// kc = target K elements per block, chosen so a KC x NR panel of B fills about half of
+/// a 32-48 KiB L1 data cache.
+template <class Arch>
+struct blocking {
+  static constexpr int mr = gemm_tile<Arch>::mr;
+  static constexpr int nr = gemm_tile<Arch>::nv * static_cast<int>(xsimd::batch<float, Arch>::size);
+  static constexpr index_t mc = 16 * mr;
+  static constexpr index_t kc = std::max<index_t>(64, 24 * 1024 / (nr * 4));
+};
+
+/// The A side of a GEMM, read in place: `rows()` rows, each made of `segments()`
+/// contiguous runs of `seg_len()` floats. fill(coord, ptrs, stride) writes the start of
+/// each segment of the row at output coordinate `coord` to ptrs[s * stride].
+template <class T>
+concept IndirectA = requires(const T& a, const RowCoord& rc, const float** p) {
+  { a.rows() } -> std::convertible_to<index_t>;
+  { a.segments() } -> std::convertible_to<index_t>;
+  { a.seg_len() } -> std::convertible_to<index_t>;
+  { a.coord(index_t{0}) } -> std::same_as<RowCoord>;
+  a.fill(rc, p, index_t{1});
+};
+
+/// Workspace bytes the driver needs for A with `nseg` segments per row.
+template <class Arch>
+constexpr std::size_t workspace_bytes(index_t nseg) noexcept {
+  using bl = blocking<Arch>;
+  return sinter::detail::arena::bytes_for<const float*>(static_cast<std::size_t>(bl::mc * nseg)) +
+         sinter::detail::arena::bytes_for<RowCoord>(bl::mc) + sinter::detail::arena::bytes_for<float*>(bl::mc);
+}
+
+namespace detail_ {
+
+/// Calls f.template operator()<V>() with V = nv, a value in 1 .. NV known only at run
+/// time: the one per-call choice of an edge-panel variant.
+template <int NV, class F>
+inline void dispatch_nv(int nv, F&& f) {
+  if constexpr (NV >= 1) {
+    if (nv == NV) return f.template operator()<NV>();
+    if constexpr (NV > 1) dispatch_nv<NV - 1>(nv, std::forward<F>(f));
+  }
+}
+
+}  // namespace detail_
+
+/// One tile: picks the register path (full tile) or the stack-tile path (edge tile),
+/// and the First/Last variant of the micro-kernel.
+template <class Arch, int MR, int V, int NR, class Epi>
+[[gnu::always_inline]] inline void run_tile(const KBlock& kb, int mr, int ncols, bool first, bool last,
+                                            float* const* base, index_t col, const Epi& epi, const TileLoc& loc) {
+  constexpr int L = static_cast<int>(xsimd::batch<float, Arch>::size);
+  if (mr == MR && ncols == V * L) {
+    float* c[MR];
+    for (int r = 0; r < MR; ++r) c[r] = base[r] + col;
+    if (first && last) micro_kernel<Arch, MR, V, NR, true, true>(kb, c, epi, loc);
+    else if (first) micro_kernel<Arch, MR, V, NR, true, false>(kb, c, epi, loc);
+    else if (last) micro_kernel<Arch, MR, V, NR, false, true>(kb, c, epi, loc);
+    else micro_kernel<Arch, MR, V, NR, false, false>(kb, c, epi, loc);
+    return;
+  }
+  alignas(64) float tile[MR * V * L] = {};
+  float* c[MR];
+  float* out[MR];
+  for (int r = 0; r < MR; ++r) {
+    c[r] = tile + r * V * L;
+    out[r] = base[r] + col;
+  }
+  if (!first)
+    for (int r = 0; r < mr; ++r) std::memcpy(c[r], out[r], static_cast<std::size_t>(ncols) * sizeof(float));
+  if (first) micro_kernel<Arch, MR, V, NR, true, false>(kb, c, Epilogue<>{}, loc);
+  else micro_kernel<Arch, MR, V, NR, false, false>(kb, c, Epilogue<>{}, loc);
+  if (last) {
+    epi.template store_edge<xsimd::batch<float, Arch>>(tile, V * L, mr, ncols, loc, out);
+  } else {
+    for (int r = 0; r < mr; ++r) std::memcpy(out[r], c[r], static_cast<std::size_t>(ncols) * sizeof(float));
+  }
+}
+
+/// C[:, col_base .. col_base + pb.n) = chain(A * B) for group g of `pb`, where row m of
+/// C is output pixel a.coord(m) of `out` and column n is channel col_base + n.
+/// `epi` must have been validated against `out`; `ws` must hold workspace_bytes().
+template <class Arch, IndirectA ASrc, class Epi>
+void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const TensorView<float>& out, const Epi& epi,
+          sinter::detail::arena ws, const char* layer) {
+  using bl = blocking<Arch>;
+  using Bt = xsimd::batch<float, Arch>;
+  constexpr int MR = bl::mr, NV = gemm_tile<Arch>::nv, L = static_cast<int>(Bt::size), NR = bl::nr;
+
+  const index_t M = a.rows(), N = pb.n, nseg = a.segments(), seg_len = a.seg_len();
+  if (M == 0 || N == 0) return;
+
+  const float** table = ws.take<const float*>(static_cast<std::size_t>(bl::mc * nseg), layer);
+  RowCoord* coords = ws.take<RowCoord>(bl::mc, layer);
+  float** out_base = ws.take<float*>(bl::mc, layer);
+
+  // K blocks: whole segments while a segment fits in kc, else kc-sized pieces of one.
+  const index_t seg_per_block = seg_len >= bl::kc ? 1 : std::max<index_t>(1, bl::kc / std::max<index_t>(seg_len, 1));
+  const index_t piece = seg_len >= bl::kc ? bl::kc : seg_len;
+  const index_t pieces_per_seg = seg_len == 0 ? 1 : (seg_len + piece - 1) / piece;
+
+  for (index_t m0 = 0; m0 < M; m0 += bl::mc) {
+    const index_t mc = std::min<index_t>(bl::mc, M - m0);
+    const index_t tiles = (mc + MR - 1) / MR;
+    for (index_t i = 0; i < tiles * MR; ++i) {
+      // Rows past M repeat the block's last row: computed, never stored.
+      const index_t m = m0 + std::min<index_t>(i, mc - 1);
+      coords[i] = a.coord(m);
+      out_base[i] = out.pixel(coords[i].n, coords[i].h, coords[i].w);
+      const index_t t = i / MR, r = i % MR;
+      a.fill(coords[i], table + t * nseg * MR + r, MR);
+    }
+
+    for (index_t s0 = 0; s0 < nseg; s0 += seg_per_block) {
+      const index_t s1 = std::min(nseg, s0 + seg_per_block);
+      for (index_t p = 0; p < pieces_per_seg; ++p) {
+        const index_t off = p * piece, len = std::min(piece, seg_len - off);
+        const bool first = s0 == 0 && p == 0;
+        const bool last = s1 == nseg && p == pieces_per_seg - 1;
+
+        for (index_t j = 0; j < pb.panels; ++j) {
+          const index_t col = j * NR;
+          const int ncols = static_cast<int>(std::min<index_t>(NR, N - col));
+          const int nv = (ncols + L - 1) / L;
+          const float* bpanel = pb.panel(g, j) + (s0 * seg_len + off) * NR;
+          detail_::dispatch_nv<NV>(nv, [&]<int V>() {
+            for (index_t t = 0; t < tiles; ++t) {
+              const int mr = static_cast<int>(std::min<index_t>(MR, mc - t * MR));
+              const float* const* tab = table + (t * nseg + s0) * MR;
+              const float* arow[MR];  // this piece's start in each row when a segment is split
+              KBlock kb{tab, s1 - s0, len, bpanel};
+              if (off != 0 || pieces_per_seg > 1) {
+                for (int r = 0; r < MR; ++r) arow[r] = tab[r] + off;
+                kb.a = arow;
+              }
+              const TileLoc loc{coords + t * MR, col_base + col};
+              run_tile<Arch, MR, V, NR>(kb, mr, ncols, first, last, out_base + t * MR, col_base + col, epi, loc);
+            }
+          });
+        }
+      }
+    }
+  }
+}
+
+}  // namespace sinter::gemm

@@ -1,0 +1,70 @@
+// sinter/gemm/microkernel.hpp - the MR x NR register-tile GEMM micro-kernel.
+//
+// C[MR x NR] (+)= A[MR x K] * B[K x NR] with NR = NV * lanes. A is read through MR row
+// pointers per K segment (an indirect GEMM: Dukhan, "The Indirect Convolution
+// Algorithm", 2019), so im2col needs no packed copy of A: a segment is one filter tap's
+// C_in contiguous input channels of each output pixel, or a run of a linear layer's
+// input row. B is a packed panel, K rows of NR floats, 64-byte aligned.
+//
+// Per k: NV aligned loads of B, MR broadcasts of A (folded into the FMA's memory operand
+// where the ISA has one), MR * NV FMAs into MR * NV accumulators that live in registers
+// for the whole K loop (Goto & van de Geijn 2008, the BLIS micro-kernel).
+#pragma once
+
+#include "../core/arch.hpp"
+#include "../core/unroll.hpp"
+#include "../epilogue/chain.hpp"
+
+namespace sinter::gemm {
+
+/// What one micro-kernel call computes: `nseg` K segments of `seg_len` each; A row r of
+/// segment s starts at a[s * MR + r]; B starts at `b` (seg_len * nseg rows of NR floats).
+struct KBlock {
+  const float* const* a = nullptr;
+  index_t nseg = 0;
+  index_t seg_len = 0;
+  const float* b = nullptr;
+};
+
+/// One MR x (NV * lanes) tile. First: the K block is the first (accumulators start at 0,
+/// otherwise at the partial sums already stored in C). Last: the K block is the last
+/// (the epilogue chain runs on the accumulators before the store; otherwise the partial
+/// sums are stored). `c` holds MR output row pointers; `NRpanel` is the packed B row
+/// length (>= NV * lanes, the full panel width).
+template <class Arch, int MR, int NV, int NRpanel, bool First, bool Last, class Epi>
+[[gnu::hot]] inline void micro_kernel(const KBlock& kb, float* const* c, const Epi& epi, const TileLoc& loc) noexcept {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int L = static_cast<int>(B::size);
+  B acc[MR][NV];
+  detail::static_for<MR>([&](auto r) {
+    detail::static_for<NV>([&](auto j) {
+      if constexpr (First) acc[r][j] = B(0.f);
+      else acc[r][j] = B::load_unaligned(c[r] + j * L);
+    });
+  });
+
+  const float* b = kb.b;
+  for (index_t s = 0; s < kb.nseg; ++s) {
+    const float* a[MR];
+    detail::static_for<MR>([&](auto r) { a[r] = kb.a[s * MR + r]; });
+    for (index_t k = 0; k < kb.seg_len; ++k) {
+      B bv[NV];
+      detail::static_for<NV>([&](auto j) { bv[j] = B::load_aligned(b + j * L); });
+      b += NRpanel;
+      detail::static_for<MR>([&](auto r) {
+        const B av(a[r][k]);
+        detail::static_for<NV>([&](auto j) { acc[r][j] = xsimd::fma(av, bv[j], acc[r][j]); });
+      });
+    }
+  }
+
+  if constexpr (Last) {
+    epi.template store_tile<B, MR, NV>(acc, loc, c);
+  } else {
+    detail::static_for<MR>([&](auto r) {
+      detail::static_for<NV>([&](auto j) { acc[r][j].store_unaligned(c[r] + j * L); });
+    });
+  }
+}
+
+}  // namespace sinter::gemm

@@ -1,0 +1,177 @@
+// sinter/layers/conv2d.hpp - conv2d with a fused epilogue chain, as a type.
+#pragma once
+
+#include <algorithm>
+#include <utility>
+
+#include "../conv/im2col.hpp"
+#include "../gemm/driver.hpp"
+#include "common.hpp"
+
+namespace sinter {
+
+/// A 2-D convolution followed by an epilogue chain, run as one loop nest.
+///
+/// Layouts: input NHWC [N, H, W, C_in]; filter OHWI [C_out, KH, KW, C_in/groups] (or
+/// HWIO, see hwio()); output NHWC [N, OH, OW, C_out] with
+///   OH = floor((H + pad.top + pad.bottom - dilation.h*(KH-1) - 1) / stride.h) + 1
+/// (likewise OW). Semantics of PyTorch's / ONNX's Conv (cross-correlation, zero padding),
+/// see Conv2DParams; then y = Epi(conv) element-wise, ops left to right.
+///
+/// Template parameters:
+///   KernelSize  Kernel<KH, KW>, or Kernel<dynamic, dynamic> for a run-time extent
+///   Algo        algo::Im2col or algo::Automatic
+///   Epi         Epilogue<Ops...> (e.g. Epilogue<Add<PerChannel>, ReLU>)
+///   Arch        the xsimd architecture of the kernels (default: the build's best)
+///
+/// The weights are packed when the layer is built (the filter memory is not kept).
+/// Algorithm: implicit im2col (Chellapilla et al. 2006) through an indirect GEMM
+/// (Dukhan 2019) with a BLIS-style register-blocked micro-kernel (Goto & van de Geijn
+/// 2008); the epilogue runs on the accumulators of the last K block before the store.
+///
+/// Errors (sinter::error): non-positive sizes, C_out not divisible by groups, filter
+/// extent differing from KernelSize, a null pointer, input channels != C_in, output
+/// shape != expected, an output overlapping the input or a tensor operand, operands of
+/// the wrong length or shape, a workspace smaller than workspace_size().
+template <class KernelSize, class Algo = algo::Automatic, class Epi = Epilogue<>, class Arch = default_arch>
+class Conv2D {
+  static_assert(EpilogueChain<Epi>, "sinter::Conv2D: the third parameter must be sinter::Epilogue<Ops...>");
+  static_assert(std::is_same_v<Algo, algo::Im2col> || std::is_same_v<Algo, algo::Automatic>,
+                "sinter::Conv2D: Algo must be algo::Im2col or algo::Automatic");
+  static constexpr const char* name = "conv2d";
+
+ public:
+  using kernel_size = KernelSize;
+  using algorithm = Algo;
+  using epilogue_type = Epi;
+  using arch = Arch;
+
+  /// Packs `filter` for `params`. Throws sinter::error on invalid sizes (see class).
+  Conv2D(FilterView filter, Conv2DParams params, Epi epi = {}) : p_(params), epi_(std::move(epi)) {
+    using detail::check;
+    check(filter.data != nullptr, name, ": filter is a null pointer");
+    check(filter.out > 0 && filter.kh > 0 && filter.kw > 0 && filter.in > 0, name,
+          ": filter sizes must be positive, got [", filter.out, ", ", filter.kh, ", ", filter.kw, ", ", filter.in, "]");
+    if constexpr (KernelSize::h != dynamic)
+      check(filter.kh == KernelSize::h && filter.kw == KernelSize::w, name, ": filter extent must be ",
+            KernelSize::h, "x", KernelSize::w, " as the type says, got ", filter.kh, "x", filter.kw);
+    check(p_.groups > 0, name, ": groups must be positive, got ", p_.groups);
+    check(filter.out % p_.groups == 0, name, ": C_out (", filter.out, ") must be divisible by groups (", p_.groups,
+          ")");
+    check(p_.stride.h > 0 && p_.stride.w > 0, name, ": stride must be positive, got ", p_.stride.h, "x",
+          p_.stride.w);
+    check(p_.dilation.h > 0 && p_.dilation.w > 0, name, ": dilation must be positive, got ", p_.dilation.h, "x",
+          p_.dilation.w);
+    check(p_.pad.top >= 0 && p_.pad.bottom >= 0 && p_.pad.left >= 0 && p_.pad.right >= 0, name,
+          ": padding must be non-negative");
+    kh_ = filter.kh;
+    kw_ = filter.kw;
+    cin_g_ = filter.in;
+    cout_ = filter.out;
+    const index_t cout_g = cout_ / p_.groups;
+    const index_t k = detail::checked_mul(detail::checked_mul(kh_, kw_, name), cin_g_, name);
+    packed_ = gemm::pack_b<Arch>(p_.groups, k, cout_g, [&](index_t g, index_t kk, index_t n) {
+      const index_t ci = kk % cin_g_, tap = kk / cin_g_;
+      return filter.at(g * cout_g + n, tap / kw_, tap % kw_, ci);
+    });
+    detail::check_channels(epi_, cout_, name);
+  }
+
+  /// Output shape for an input of shape `in`. Throws sinter::error when the input
+  /// channels differ from C_in or the filter does not fit the padded input.
+  Shape4 output_shape(Shape4 in) const {
+    detail::check_shape_positive(in, name, "input");
+    detail::check(in.c == cin_g_ * p_.groups, name, ": input channels: expected ", cin_g_ * p_.groups, ", got ", in.c);
+    const index_t oh = conv_out_size(in.h, kh_, p_.stride.h, p_.dilation.h, p_.pad.top, p_.pad.bottom);
+    const index_t ow = conv_out_size(in.w, kw_, p_.stride.w, p_.dilation.w, p_.pad.left, p_.pad.right);
+    detail::check(oh > 0 && ow > 0, name, ": a ", kh_, "x", kw_, " filter (dilation ", p_.dilation.h, "x",
+                  p_.dilation.w, ") does not fit the padded ", in.h, "x", in.w, " input");
+    return {in.n, oh, ow, cout_};
+  }
+
+  /// Bytes of scratch memory a call on an input of shape `in` needs.
+  std::size_t workspace_size(Shape4 /*in*/) const noexcept {
+    return detail::arena::bytes_for<float>(static_cast<std::size_t>(cin_g_)) +
+           gemm::workspace_bytes<Arch>(kh_ * kw_);
+  }
+
+  /// out = Epi(conv2d(in)). `in`: NHWC [N, H, W, C_in]; `out`: NHWC [N, OH, OW, C_out]
+  /// (views may have pixel/row/image strides larger than dense). Allocates its
+  /// workspace; see the overload taking one for allocation-free calls.
+  void operator()(TensorView<const float> in, TensorView<float> out) const {
+    detail::owned_workspace ws(workspace_size(in.shape));
+    (*this)(in, out, ws.span());
+  }
+
+  /// As above, with caller-provided scratch memory of at least workspace_size() bytes.
+  void operator()(TensorView<const float> in, TensorView<float> out, workspace ws) const {
+    detail::check_layout(in, name, "input");
+    detail::check_layout(out, name, "output");
+    const Shape4 expect = output_shape(in.shape);
+    detail::check(out.shape == expect, name, ": output shape: expected [", expect.n, ", ", expect.h, ", ", expect.w,
+                  ", ", expect.c, "], got [", out.shape.n, ", ", out.shape.h, ", ", out.shape.w, ", ", out.shape.c,
+                  "]");
+    detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
+    detail::check_epilogue(epi_, out, name);
+
+    detail::arena a(ws);
+    float* zeros = a.take<float>(static_cast<std::size_t>(cin_g_), name);
+    std::fill_n(zeros, cin_g_, 0.f);
+    const index_t cout_g = cout_ / p_.groups;
+    for (index_t g = 0; g < p_.groups; ++g) {
+      const conv::Im2colA src{in, zeros, cin_g_, g * cin_g_, kh_, kw_, expect.h, expect.w, p_};
+      gemm::gemm<Arch>(src, packed_, g, g * cout_g, out, epi_, a, name);
+    }
+  }
+
+  /// The layer `o` (its packed weights, moved) with its chain replaced by `epi`.
+  template <class OtherEpi>
+  Conv2D(Conv2D<KernelSize, Algo, OtherEpi, Arch>&& o, Epi epi)
+      : p_(o.p_), epi_(std::move(epi)), packed_(std::move(o.packed_)), kh_(o.kh_), kw_(o.kw_), cin_g_(o.cin_g_),
+        cout_(o.cout_) {
+    detail::check_channels(epi_, cout_, name);
+  }
+
+  /// The epilogue chain (e.g. to rebind a tensor operand: epilogue().op<3>().operand).
+  Epi& epilogue() noexcept { return epi_; }
+  const Epi& epilogue() const noexcept { return epi_; }
+  const Conv2DParams& params() const noexcept { return p_; }
+  index_t in_channels() const noexcept { return cin_g_ * p_.groups; }
+  index_t out_channels() const noexcept { return cout_; }
+
+  /// The same layer with `op` appended to its chain (value form: conv | relu()).
+  /// Throws sinter::error when a per-channel operand's length differs from C_out.
+  template <ElementwiseOp Op>
+  friend auto operator|(Conv2D&& c, Op op) {
+    using Next = decltype(c.epi_.then(std::move(op)));
+    return Conv2D<KernelSize, Algo, Next, Arch>(std::move(c), c.epi_.then(std::move(op)));
+  }
+  template <ElementwiseOp Op>
+  friend auto operator|(const Conv2D& c, Op op) {
+    return Conv2D(c) | std::move(op);
+  }
+  /// The same layer with a whole chain appended.
+  template <class... Ops>
+  friend auto operator|(Conv2D&& c, const Epilogue<Ops...>& chain) {
+    return std::apply([&](const Ops&... o) { return (std::move(c) | ... | o); }, chain.ops);
+  }
+
+ private:
+  template <class, class, class, class>
+  friend class Conv2D;
+
+  Conv2DParams p_;
+  Epi epi_;
+  gemm::PackedB packed_;
+  index_t kh_ = 0, kw_ = 0, cin_g_ = 0, cout_ = 0;
+};
+
+/// Value form: conv2d<KH, KW>(filter, params) | add(per_channel(b)) | relu() ...
+/// Returns Conv2D<Kernel<KH, KW>, algo::Automatic, Epilogue<>>. Use KH = KW = dynamic
+/// (the default) for a run-time extent.
+template <index_t KH = dynamic, index_t KW = KH, class Algo = algo::Automatic>
+inline Conv2D<Kernel<KH, KW>, Algo> conv2d(FilterView filter, Conv2DParams params = {}, Algo = {}) {
+  return {filter, params};
+}
+
+}  // namespace sinter
