@@ -69,10 +69,12 @@ if(SINTER_ISA STREQUAL "native" AND CMAKE_CROSSCOMPILING)
     "(for aarch64: armv8 or cortex-a76).")
 endif()
 
+# Identifies the flag in the names of cached check results, so that changing
+# SINTER_ISA in an existing build directory runs the checks again.
+string(MAKE_C_IDENTIFIER "_${_sinter_isa_flag}" _sinter_flag_id)
 if(_sinter_isa_flag)
-  string(MAKE_C_IDENTIFIER "SINTER_HAS_FLAG_${_sinter_isa_flag}" _sinter_flag_var)
-  check_cxx_compiler_flag("${_sinter_isa_flag}" ${_sinter_flag_var})
-  if(NOT ${_sinter_flag_var})
+  check_cxx_compiler_flag("${_sinter_isa_flag}" SINTER_HAS_FLAG${_sinter_flag_id})
+  if(NOT SINTER_HAS_FLAG${_sinter_flag_id})
     message(FATAL_ERROR
       "SINTER_ISA='${SINTER_ISA}': ${CMAKE_CXX_COMPILER} does not accept ${_sinter_isa_flag}")
   endif()
@@ -91,10 +93,22 @@ target_compile_definitions(sinter_build_flags INTERFACE "SINTER_TEST_ISA=\"${SIN
 if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   target_compile_options(sinter_build_flags INTERFACE -Wall -Wextra -Wpedantic)
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 12.3)
-    # In GCC 12.0-12.2 the AVX-512 intrinsics (whose merge source is the
-    # self-initialised _mm512_undefined_ps() & co.) trigger false
-    # -Wmaybe-uninitialized reports in every caller.
-    target_compile_options(sinter_build_flags INTERFACE -Wno-maybe-uninitialized)
+    # In GCC 12.0-12.2 the AVX-512 intrinsics, whose unused merge source is the
+    # self-initialised _mm512_undefined_ps() & co., trigger false
+    # -W(maybe-)uninitialized reports in every caller. Silence them only in
+    # builds that enable AVX-512; the other ISA builds keep the warnings.
+    include(CheckCXXSourceCompiles)
+    set(CMAKE_REQUIRED_FLAGS "${_sinter_isa_flag}")
+    check_cxx_source_compiles("
+      #ifndef __AVX512F__
+      #error no AVX-512
+      #endif
+      int main() { return 0; }" SINTER_AVX512_WITH_${_sinter_flag_id})
+    unset(CMAKE_REQUIRED_FLAGS)
+    if(SINTER_AVX512_WITH_${_sinter_flag_id})
+      target_compile_options(sinter_build_flags INTERFACE
+        -Wno-uninitialized -Wno-maybe-uninitialized)
+    endif()
   endif()
   if(SINTER_WARNINGS_AS_ERRORS)
     target_compile_options(sinter_build_flags INTERFACE -Werror)
