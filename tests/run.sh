@@ -160,15 +160,19 @@ run_build() {
 
   if [[ "${SINTER_TEST_CLEAN:-0}" == 1 ]]; then rm -rf "build/$b"; fi
 
+  local launcher=()
+  if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
   section "$b: configure"
   if ! cmake --preset "$b" -DSINTER_BUILD_TESTS=ON \
-         -DSINTER_BUILD_BENCH=$extras -DSINTER_BUILD_EXAMPLES=$extras; then
+         -DSINTER_BUILD_BENCH=$extras -DSINTER_BUILD_EXAMPLES=$extras "${launcher[@]}"; then
     status[$b]=FAIL; seconds[$b]=$((SECONDS - t0)); detail[$b]="configure failed"
     return 1
   fi
 
   section "$b: build (-j$jobs)"
-  if ! cmake --build --preset "$b" -j "$jobs"; then
+  # -k 0: report every file that fails to compile, not just the first.
+  if ! cmake --build --preset "$b" -j "$jobs" -- -k 0; then
     status[$b]=FAIL; seconds[$b]=$((SECONDS - t0)); detail[$b]="build failed"
     return 1
   fi
@@ -189,7 +193,12 @@ run_build() {
     detail[$b]="tests failed: ${summary:-ctest exit $ctest_rc}"
     return 1
   fi
-  detail[$b]="${summary#*, }${arch:+; $arch}; build ${t_build}s"
+  if [[ $summary =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
+    detail[$b]="${BASH_REMATCH[2]}/${BASH_REMATCH[2]} tests passed"
+  else
+    detail[$b]="tests passed"
+  fi
+  detail[$b]+="${arch:+; $arch}; build ${t_build}s"
 
   if [[ $extras == ON ]]; then
     section "$b: benchmarks (first case of each binary)"
