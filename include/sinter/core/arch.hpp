@@ -21,7 +21,7 @@ using vec = xsimd::batch<float, Arch>;
 /// GEMM register tile of the micro-kernel: MR output rows x NR = NV * lanes output
 /// columns held in MR * NV vector accumulators. Chosen so that accumulators, NV vectors
 /// of the B panel and one broadcast A value fit the architectural register file:
-///   AVX-512 (32 zmm):  8 x 48  (24 accumulators + 3 B + 1 A) ... see mr/nv below
+///   AVX-512 (32 zmm):  6 x 64  (24 accumulators + 4 B + 1 A; 64 = a common C_out)
 ///   AVX2+FMA (16 ymm): 6 x 16  (12 + 2 + 1), the classic BLIS Haswell shape
 ///   SSE4.2 (16 xmm):   6 x 8   (12 + 2 + 1; no FMA: mul + add)
 ///   NEON64 (32 q):     8 x 12  (24 + 3 + 2 A vectors for lane-indexed FMA)
@@ -36,8 +36,8 @@ struct gemm_tile {
 
 template <class Arch>
 struct gemm_tile<Arch, std::enable_if_t<std::is_base_of_v<xsimd::avx512f, Arch>>> {
-  static constexpr int mr = 8;
-  static constexpr int nv = 3;
+  static constexpr int mr = 6;
+  static constexpr int nv = 4;
 };
 
 template <class Arch>

@@ -4,6 +4,10 @@
 #include <type_traits>
 #include <utility>
 
+/// Forces inlining of a lambda handed to static_for: register-tile arrays must not
+/// escape into an out-of-line call, or the compiler keeps them in memory.
+#define SINTER_INLINE __attribute__((always_inline))
+
 namespace sinter::detail {
 
 /// Calls f(std::integral_constant<int, I>{}) for I = 0 .. N-1, fully unrolled, so

@@ -61,18 +61,19 @@ struct Epilogue {
     return hit;
   }
 
-  /// Applies the chain to a full MR x (NV * lanes) tile of accumulators and stores row r
-  /// at out_rows[r] (unaligned stores, NV vectors per row).
+  /// Loads every operand of the chain for one full MR x (NV * lanes) register tile at
+  /// `loc` (per-channel: NV vectors; tensor: MR row pointers; scalars: a broadcast).
   template <class B, int MR, int NV>
-  [[gnu::always_inline]] inline void store_tile(B (&acc)[MR][NV], const TileLoc& loc,
-                                                float* const* out_rows) const noexcept {
-    auto st = std::apply([&](const Ops&... o) { return std::make_tuple(state_of<B, MR, NV>(o, loc)...); }, ops);
-    detail::static_for<MR>([&](auto r) {
-      detail::static_for<NV>([&](auto j) {
-        B x = eval_tile(acc[r][j], st, r, j, std::index_sequence_for<Ops...>{});
-        x.store_unaligned(out_rows[r] + j * B::size);
-      });
-    });
+  [[gnu::always_inline]] inline auto tile_state(const TileLoc& loc) const noexcept {
+    return std::apply([&](const Ops&... o) { return std::make_tuple(state_of<B, MR, NV>(o, loc)...); }, ops);
+  }
+
+  /// The chain applied to accumulator (r, j) of a full tile, given its tile_state().
+  /// Kernels call this on each accumulator right before storing it; taking the value
+  /// (not the accumulator array) keeps the accumulators in registers.
+  template <class B, class St>
+  [[gnu::always_inline]] inline B apply_tile(B x, const St& st, int r, int j) const noexcept {
+    return eval_tile(x, st, r, j, std::index_sequence_for<Ops...>{});
   }
 
   /// Applies the chain to the top-left mr x nr corner of a tile kept in memory at

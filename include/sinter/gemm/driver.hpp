@@ -22,15 +22,18 @@
 
 namespace sinter::gemm {
 
-/// Cache blocking of the driver for `Arch`: mc output rows per block (a multiple of MR),
-/// kc = target K elements per block, chosen so a KC x NR panel of B fills about half of
-/// a 32-48 KiB L1 data cache.
+/// Cache blocking of the driver for `Arch`: mc output rows per block (a multiple of
+/// MR) and kc, the K elements per block. kc is sized so a KC x NR panel of B takes about
+/// 256 KiB, half of a typical L2: measured on the 3x3 56x56x64 conv and GEMM 1024^3
+/// (AVX-512, bench_core), panels that stay in L1 (KC = 96..256) lose 3-20% to the
+/// partial-sum traffic of the extra K blocks, and a B panel streamed from L2 keeps the
+/// micro-kernel at its L1 speed. A specialisation of this trait retunes a target.
 template <class Arch>
 struct blocking {
   static constexpr int mr = gemm_tile<Arch>::mr;
   static constexpr int nr = gemm_tile<Arch>::nv * static_cast<int>(xsimd::batch<float, Arch>::size);
-  static constexpr index_t mc = 16 * mr;
-  static constexpr index_t kc = std::max<index_t>(64, 24 * 1024 / (nr * 4));
+  static constexpr index_t mc = 8 * mr;
+  static constexpr index_t kc = std::clamp<index_t>(256 * 1024 / (nr * 4), 256, 4096);
 };
 
 /// The A side of a GEMM, read in place: `rows()` rows, each made of `segments()`

@@ -36,8 +36,8 @@ template <class Arch, int MR, int NV, int NRpanel, bool First, bool Last, class 
   using B = xsimd::batch<float, Arch>;
   constexpr int L = static_cast<int>(B::size);
   B acc[MR][NV];
-  detail::static_for<MR>([&](auto r) {
-    detail::static_for<NV>([&](auto j) {
+  detail::static_for<MR>([&](auto r) SINTER_INLINE {
+    detail::static_for<NV>([&](auto j) SINTER_INLINE {
       if constexpr (First) acc[r][j] = B(0.f);
       else acc[r][j] = B::load_unaligned(c[r] + j * L);
     });
@@ -46,23 +46,26 @@ template <class Arch, int MR, int NV, int NRpanel, bool First, bool Last, class 
   const float* b = kb.b;
   for (index_t s = 0; s < kb.nseg; ++s) {
     const float* a[MR];
-    detail::static_for<MR>([&](auto r) { a[r] = kb.a[s * MR + r]; });
+    detail::static_for<MR>([&](auto r) SINTER_INLINE { a[r] = kb.a[s * MR + r]; });
     for (index_t k = 0; k < kb.seg_len; ++k) {
       B bv[NV];
-      detail::static_for<NV>([&](auto j) { bv[j] = B::load_aligned(b + j * L); });
+      detail::static_for<NV>([&](auto j) SINTER_INLINE { bv[j] = B::load_aligned(b + j * L); });
       b += NRpanel;
-      detail::static_for<MR>([&](auto r) {
+      detail::static_for<MR>([&](auto r) SINTER_INLINE {
         const B av(a[r][k]);
-        detail::static_for<NV>([&](auto j) { acc[r][j] = xsimd::fma(av, bv[j], acc[r][j]); });
+        detail::static_for<NV>([&](auto j) SINTER_INLINE { acc[r][j] = xsimd::fma(av, bv[j], acc[r][j]); });
       });
     }
   }
 
   if constexpr (Last) {
-    epi.template store_tile<B, MR, NV>(acc, loc, c);
+    const auto st = epi.template tile_state<B, MR, NV>(loc);
+    detail::static_for<MR>([&](auto r) SINTER_INLINE {
+      detail::static_for<NV>([&](auto j) SINTER_INLINE { epi.apply_tile(acc[r][j], st, r, j).store_unaligned(c[r] + j * L); });
+    });
   } else {
-    detail::static_for<MR>([&](auto r) {
-      detail::static_for<NV>([&](auto j) { acc[r][j].store_unaligned(c[r] + j * L); });
+    detail::static_for<MR>([&](auto r) SINTER_INLINE {
+      detail::static_for<NV>([&](auto j) SINTER_INLINE { acc[r][j].store_unaligned(c[r] + j * L); });
     });
   }
 }
