@@ -176,3 +176,33 @@ Epilogue<Ops..., B> operator|(const Epilogue<Ops...>& chain, B b) {
 }
 
 }  // namespace sinter
+
+namespace sinter {
+
+/// A chain of element-wise ops applied to a layer's *input* before the kernel reads it
+/// (input normalisation (x - mean[c]) / std[c], a per-channel scale, a residual add of
+/// the block's input). Same ops and operand kinds as Epilogue; a per-channel operand
+/// indexes input channels and a tensor operand has the input's shape. Zero padding is
+/// applied after the prologue (TensorFlow / PyTorch semantics): padded positions stay
+/// exactly zero whatever the prologue does.
+template <class... Ops>
+using Prologue = Epilogue<Ops...>;
+
+/// Value-form marker attaching a chain as a layer's prologue:
+/// s::prologue(s::sub(per_channel(mean)) | s::mul(per_channel(inv_std))) | s::conv2d<3, 3>(...)
+template <class Chain>
+struct prologue_of {
+  Chain chain;
+};
+
+/// Wraps a chain (or a single op) to be attached before a layer with `|`.
+template <class... Ops>
+inline prologue_of<Prologue<Ops...>> prologue(const Epilogue<Ops...>& chain) {
+  return {chain};
+}
+template <ElementwiseOp Op>
+inline prologue_of<Prologue<Op>> prologue(Op op) {
+  return {Prologue<Op>(std::move(op))};
+}
+
+}  // namespace sinter

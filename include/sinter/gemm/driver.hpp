@@ -38,7 +38,9 @@ struct blocking {
 
 /// The A side of a GEMM, read in place: `rows()` rows, each made of `segments()`
 /// contiguous runs of `seg_len()` floats. fill(coord, ptrs, stride) writes the start of
-/// each segment of the row at output coordinate `coord` to ptrs[s * stride].
+/// each segment of the row at output coordinate `coord` to ptrs[s * stride]. An
+/// optional prepare(m0, mc) runs before the rows [m0, m0 + mc) are filled (a prologue
+/// transforms the input those rows read).
 template <class T>
 concept IndirectA = requires(const T& a, const RowCoord& rc, const float** p) {
   { a.rows() } -> std::convertible_to<index_t>;
@@ -128,6 +130,7 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
   for (index_t m0 = 0; m0 < M; m0 += bl::mc) {
     const index_t mc = std::min<index_t>(bl::mc, M - m0);
     const index_t tiles = (mc + MR - 1) / MR;
+    if constexpr (requires { a.prepare(m0, mc); }) a.prepare(m0, mc);
     for (index_t i = 0; i < tiles * MR; ++i) {
       // Rows past M repeat the block's last row: computed, never stored.
       const index_t m = m0 + std::min<index_t>(i, mc - 1);

@@ -22,6 +22,9 @@ namespace sinter {
 ///   KernelSize  Kernel<KH, KW>, or Kernel<dynamic, dynamic> for a run-time extent
 ///   Algo        algo::Im2col or algo::Automatic
 ///   Epi         Epilogue<Ops...> (e.g. Epilogue<Add<PerChannel>, ReLU>)
+///   Pro         Prologue<Ops...> applied to the input before the convolution (per-channel
+///               operands index input channels; tensor operands have the input's shape);
+///               zero padding is applied after it
 ///   Arch        the xsimd architecture of the kernels (default: the build's best)
 ///
 /// The weights are packed when the layer is built (the filter memory is not kept).
@@ -33,9 +36,11 @@ namespace sinter {
 /// extent differing from KernelSize, a null pointer, input channels != C_in, output
 /// shape != expected, an output overlapping the input or a tensor operand, operands of
 /// the wrong length or shape, a workspace smaller than workspace_size().
-template <class KernelSize, class Algo = algo::Automatic, class Epi = Epilogue<>, class Arch = default_arch>
+template <class KernelSize, class Algo = algo::Automatic, class Epi = Epilogue<>, class Pro = Prologue<>,
+          class Arch = default_arch>
 class Conv2D {
   static_assert(EpilogueChain<Epi>, "sinter::Conv2D: the third parameter must be sinter::Epilogue<Ops...>");
+  static_assert(EpilogueChain<Pro>, "sinter::Conv2D: the fourth parameter must be sinter::Prologue<Ops...>");
   static_assert(std::is_same_v<Algo, algo::Im2col> || std::is_same_v<Algo, algo::Automatic>,
                 "sinter::Conv2D: Algo must be algo::Im2col or algo::Automatic");
   static constexpr const char* name = "conv2d";
@@ -44,10 +49,12 @@ class Conv2D {
   using kernel_size = KernelSize;
   using algorithm = Algo;
   using epilogue_type = Epi;
+  using prologue_type = Pro;
   using arch = Arch;
 
   /// Packs `filter` for `params`. Throws sinter::error on invalid sizes (see class).
-  Conv2D(FilterView filter, Conv2DParams params, Epi epi = {}) : p_(params), epi_(std::move(epi)) {
+  Conv2D(FilterView filter, Conv2DParams params, Epi epi = {}, Pro pro = {})
+      : p_(params), epi_(std::move(epi)), pro_(std::move(pro)) {
     using detail::check;
     check(filter.data != nullptr, name, ": filter is a null pointer");
     check(filter.out > 0 && filter.kh > 0 && filter.kw > 0 && filter.in > 0, name,
@@ -75,6 +82,7 @@ class Conv2D {
       return filter.at(g * cout_g + n, tap / kw_, tap % kw_, ci);
     });
     detail::check_channels(epi_, cout_, name);
+    detail::check_channels(pro_, cin_g_ * p_.groups, "conv2d prologue");
   }
 
   /// Output shape for an input of shape `in`. Throws sinter::error when the input
@@ -90,9 +98,18 @@ class Conv2D {
   }
 
   /// Bytes of scratch memory a call on an input of shape `in` needs.
-  std::size_t workspace_size(Shape4 /*in*/) const noexcept {
+  std::size_t workspace_size(Shape4 in) const noexcept {
+    std::size_t band = 0;
+    if constexpr (Pro::size > 0) {
+      const index_t oh = conv_out_size(in.h, kh_, p_.stride.h, p_.dilation.h, p_.pad.top, p_.pad.bottom);
+      const index_t ow = std::max<index_t>(1, conv_out_size(in.w, kw_, p_.stride.w, p_.dilation.w, p_.pad.left,
+                                                            p_.pad.right));
+      (void)oh;
+      const index_t rows = conv::Im2colA<Arch, Pro>::band_rows(gemm::blocking<Arch>::mc, ow, in.h, kh_, p_);
+      band = detail::arena::bytes_for<float>(static_cast<std::size_t>(rows * in.w * cin_g_));
+    }
     return detail::arena::bytes_for<float>(static_cast<std::size_t>(cin_g_)) +
-           gemm::workspace_bytes<Arch>(kh_ * kw_);
+           gemm::workspace_bytes<Arch>(kh_ * kw_) + band;
   }
 
   /// out = Epi(conv2d(in)). `in`: NHWC [N, H, W, C_in]; `out`: NHWC [N, OH, OW, C_out]
@@ -113,55 +130,86 @@ class Conv2D {
                   "]");
     detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
     detail::check_epilogue(epi_, out, name);
+    pro_.validate(in.shape, "conv2d prologue");
 
     detail::arena a(ws);
     float* zeros = a.take<float>(static_cast<std::size_t>(cin_g_), name);
     std::fill_n(zeros, cin_g_, 0.f);
-    const index_t cout_g = cout_ / p_.groups;
-    for (index_t g = 0; g < p_.groups; ++g) {
-      const conv::Im2colA src{in, zeros, cin_g_, g * cin_g_, kh_, kw_, expect.h, expect.w, p_};
-      gemm::gemm<Arch>(src, packed_, g, g * cout_g, out, epi_, a, name);
+    float* band = nullptr;
+    if constexpr (Pro::size > 0) {
+      const index_t rows = conv::Im2colA<Arch, Pro>::band_rows(gemm::blocking<Arch>::mc, expect.w, in.shape.h, kh_, p_);
+      band = a.take<float>(static_cast<std::size_t>(rows * in.shape.w * cin_g_), name);
     }
+    const index_t cout_g = cout_ / p_.groups;
+    // With a prologue, one image per GEMM so a block's input band lies in one image.
+    const index_t images_per_call = Pro::size > 0 ? 1 : in.shape.n;
+    for (index_t g = 0; g < p_.groups; ++g)
+      for (index_t n = 0; n < in.shape.n; n += images_per_call) {
+        const conv::Im2colA<Arch, Pro> src{in,       zeros, cin_g_, g * cin_g_,      kh_,  kw_, expect.h,
+                                           expect.w, p_,    n,      images_per_call, &pro_, band};
+        gemm::gemm<Arch>(src, packed_, g, g * cout_g, out, epi_, a, name);
+      }
   }
 
-  /// The layer `o` (its packed weights, moved) with its chain replaced by `epi`.
-  template <class OtherEpi>
-  Conv2D(Conv2D<KernelSize, Algo, OtherEpi, Arch>&& o, Epi epi)
-      : p_(o.p_), epi_(std::move(epi)), packed_(std::move(o.packed_)), kh_(o.kh_), kw_(o.kw_), cin_g_(o.cin_g_),
-        cout_(o.cout_) {
+  /// The layer `o` (its packed weights, moved) with its chains replaced by `epi` and
+  /// `pro`. Throws sinter::error when a per-channel operand's length does not match.
+  template <class E2, class P2>
+  Conv2D(Conv2D<KernelSize, Algo, E2, P2, Arch>&& o, Epi epi, Pro pro)
+      : p_(o.p_), epi_(std::move(epi)), pro_(std::move(pro)), packed_(std::move(o.packed_)), kh_(o.kh_), kw_(o.kw_),
+        cin_g_(o.cin_g_), cout_(o.cout_) {
     detail::check_channels(epi_, cout_, name);
+    detail::check_channels(pro_, cin_g_ * p_.groups, "conv2d prologue");
   }
 
   /// The epilogue chain (e.g. to rebind a tensor operand: epilogue().op<3>().operand).
   Epi& epilogue() noexcept { return epi_; }
   const Epi& epilogue() const noexcept { return epi_; }
+  /// The prologue chain.
+  Pro& prologue() noexcept { return pro_; }
+  const Pro& prologue() const noexcept { return pro_; }
   const Conv2DParams& params() const noexcept { return p_; }
   index_t in_channels() const noexcept { return cin_g_ * p_.groups; }
   index_t out_channels() const noexcept { return cout_; }
 
-  /// The same layer with `op` appended to its chain (value form: conv | relu()).
+  /// The same layer with `op` appended to its epilogue (value form: conv | relu()).
   /// Throws sinter::error when a per-channel operand's length differs from C_out.
   template <ElementwiseOp Op>
   friend auto operator|(Conv2D&& c, Op op) {
-    using Next = decltype(c.epi_.then(std::move(op)));
-    return Conv2D<KernelSize, Algo, Next, Arch>(std::move(c), c.epi_.then(std::move(op)));
+    auto epi = c.epi_.then(std::move(op));
+    auto pro = c.pro_;
+    return Conv2D<KernelSize, Algo, decltype(epi), Pro, Arch>(std::move(c), std::move(epi), std::move(pro));
   }
   template <ElementwiseOp Op>
   friend auto operator|(const Conv2D& c, Op op) {
     return Conv2D(c) | std::move(op);
   }
-  /// The same layer with a whole chain appended.
+  /// The same layer with a whole chain appended to its epilogue.
   template <class... Ops>
   friend auto operator|(Conv2D&& c, const Epilogue<Ops...>& chain) {
     return std::apply([&](const Ops&... o) { return (std::move(c) | ... | o); }, chain.ops);
   }
+  /// The same layer with `p`'s chain run before it, on its input (value form:
+  /// s::prologue(sub(per_channel(mean)) | mul(per_channel(inv_std))) | conv).
+  /// Throws sinter::error when a per-channel operand's length differs from C_in.
+  /// A layer that already has a prologue runs `p`'s ops first, then its own.
+  template <class P>
+  friend auto operator|(prologue_of<P> p, Conv2D&& c) {
+    auto epi = c.epi_;
+    auto pro = std::apply([&](const auto&... o) { return (p.chain | ... | o); }, c.pro_.ops);
+    return Conv2D<KernelSize, Algo, Epi, decltype(pro), Arch>(std::move(c), std::move(epi), std::move(pro));
+  }
+  template <class P>
+  friend auto operator|(prologue_of<P> p, const Conv2D& c) {
+    return std::move(p) | Conv2D(c);
+  }
 
  private:
-  template <class, class, class, class>
+  template <class, class, class, class, class>
   friend class Conv2D;
 
   Conv2DParams p_;
   Epi epi_;
+  Pro pro_;
   gemm::PackedB packed_;
   index_t kh_ = 0, kw_ = 0, cin_g_ = 0, cout_ = 0;
 };

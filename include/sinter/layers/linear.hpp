@@ -3,56 +3,94 @@
 
 #include <utility>
 
+#include "../conv/prologue.hpp"
 #include "../gemm/driver.hpp"
 #include "common.hpp"
 
 namespace sinter {
 
 namespace gemm {
-/// A dense row-major matrix as the GEMM's A, read in place: one segment per row.
+/// A dense row-major matrix as the GEMM's A, read in place: one segment per row. With a
+/// prologue, prepare() writes the prologue of a block's rows into `band` (mc x K) and
+/// rows are read from there.
+template <class Arch, class Pro = Prologue<>>
 struct DenseA {
   MatrixView<const float> x;
+  const Pro* pro = nullptr;
+  float* band = nullptr;
+  mutable index_t band_m0 = 0;
+
   index_t rows() const noexcept { return x.rows; }
   index_t segments() const noexcept { return 1; }
   index_t seg_len() const noexcept { return x.cols; }
   RowCoord coord(index_t m) const noexcept { return {0, 0, m}; }
-  void fill(const RowCoord& rc, const float** ptrs, index_t) const noexcept { *ptrs = x.data + rc.w * x.ld; }
+  void prepare(index_t m0, index_t mc) const noexcept {
+    if constexpr (Pro::size > 0) {
+      band_m0 = m0;
+      conv::prologue_row<Arch>(*pro, x.data + m0 * x.ld, x.ld, band, x.cols, mc, RowCoord{0, 0, m0}, 0, x.cols);
+    }
+  }
+  void fill(const RowCoord& rc, const float** ptrs, index_t) const noexcept {
+    if constexpr (Pro::size > 0) *ptrs = band + (rc.w - band_m0) * x.cols;
+    else *ptrs = x.data + rc.w * x.ld;
+  }
 };
 }  // namespace gemm
 
-/// Fully connected layer: y[M x N] = Epi(x[M x K] * W^T), W given as [N x K] row-major
-/// (PyTorch nn.Linear / ONNX Gemm with transB = 1). Per-channel operands index the N
-/// output features; tensor operands are [M x N] matrices (s::tensor(matrix(...))).
-/// The weights are packed when the layer is built. Algorithm: GEMM with a BLIS-style
-/// register-blocked micro-kernel (Goto & van de Geijn 2008), epilogue fused into the
-/// last K block's stores.
+/// Fully connected layer: y[M x N] = Epi(Pro(x)[M x K] * W^T), W given as [N x K]
+/// row-major (PyTorch nn.Linear / ONNX Gemm with transB = 1). Epilogue per-channel
+/// operands index the N output features and tensor operands are [M x N] matrices
+/// (s::tensor(matrix(...))); prologue per-channel operands index the K input features
+/// and tensor operands are [M x K]. The weights are packed when the layer is built.
+/// Algorithm: GEMM with a BLIS-style register-blocked micro-kernel (Goto & van de Geijn
+/// 2008), epilogue fused into the last K block's stores; a prologue is applied to each
+/// block of rows of x once, before the micro-kernel reads it.
 /// Errors (sinter::error): non-positive sizes, null pointers, x with cols != K, y not
-/// [M x N], y overlapping x or a tensor operand, operands of the wrong length or shape.
-template <class Epi = Epilogue<>, class Arch = default_arch>
+/// [M x N], y overlapping x or a tensor operand, operands of the wrong length or shape,
+/// a workspace smaller than workspace_size().
+template <class Epi = Epilogue<>, class Pro = Prologue<>, class Arch = default_arch>
 class Linear {
-  static_assert(EpilogueChain<Epi>, "sinter::Linear: the parameter must be sinter::Epilogue<Ops...>");
+  static_assert(EpilogueChain<Epi>, "sinter::Linear: the first parameter must be sinter::Epilogue<Ops...>");
+  static_assert(EpilogueChain<Pro>, "sinter::Linear: the second parameter must be sinter::Prologue<Ops...>");
   static constexpr const char* name = "linear";
 
  public:
   using epilogue_type = Epi;
+  using prologue_type = Pro;
   using arch = Arch;
 
   /// Packs `weights` [n x k] (row-major, ld = k).
-  Linear(const float* weights, index_t n, index_t k, Epi epi = {}) : epi_(std::move(epi)) {
+  Linear(const float* weights, index_t n, index_t k, Epi epi = {}, Pro pro = {})
+      : epi_(std::move(epi)), pro_(std::move(pro)) {
     detail::check(weights != nullptr, name, ": weights are a null pointer");
     detail::check(n > 0 && k > 0, name, ": weight sizes must be positive, got [", n, " x ", k, "]");
     detail::checked_mul(n, k, name);
     packed_ = gemm::pack_b<Arch>(1, k, n, [&](index_t, index_t kk, index_t nn) { return weights[nn * k + kk]; });
     detail::check_channels(epi_, n, name);
+    detail::check_channels(pro_, k, "linear prologue");
+  }
+
+  /// The layer `o` (its packed weights, moved) with its chains replaced by `epi` and
+  /// `pro`. Throws sinter::error when a per-channel operand's length does not match.
+  template <class E2, class P2>
+  Linear(Linear<E2, P2, Arch>&& o, Epi epi, Pro pro)
+      : epi_(std::move(epi)), pro_(std::move(pro)), packed_(std::move(o.packed_)) {
+    detail::check_channels(epi_, packed_.n, name);
+    detail::check_channels(pro_, packed_.k, "linear prologue");
   }
 
   index_t in_features() const noexcept { return packed_.k; }
   index_t out_features() const noexcept { return packed_.n; }
 
   /// Bytes of scratch memory a call needs.
-  std::size_t workspace_size() const noexcept { return gemm::workspace_bytes<Arch>(1); }
+  std::size_t workspace_size() const noexcept {
+    const std::size_t band =
+        Pro::size > 0 ? detail::arena::bytes_for<float>(static_cast<std::size_t>(gemm::blocking<Arch>::mc * packed_.k))
+                      : 0;
+    return gemm::workspace_bytes<Arch>(1) + band;
+  }
 
-  /// y = Epi(x * W^T); x: [M x K], y: [M x N]. Allocates its workspace.
+  /// y = Epi(Pro(x) * W^T); x: [M x K], y: [M x N]. Allocates its workspace.
   void operator()(MatrixView<const float> x, MatrixView<float> y) const {
     detail::owned_workspace ws(workspace_size());
     (*this)(x, y, ws.span());
@@ -71,33 +109,47 @@ class Linear {
     const TensorView<float> out = y.as_nhwc();
     check(!detail::overlaps(x.as_nhwc(), out), name, ": output overlaps the input");
     detail::check_epilogue(epi_, out, name);
-    gemm::gemm<Arch>(gemm::DenseA{x}, packed_, 0, 0, out, epi_, detail::arena(ws), name);
-  }
-
-  /// The layer `o` (its packed weights, moved) with its chain replaced by `epi`.
-  template <class OtherEpi>
-  Linear(Linear<OtherEpi, Arch>&& o, Epi epi) : epi_(std::move(epi)), packed_(std::move(o.packed_)) {
-    detail::check_channels(epi_, packed_.n, name);
+    pro_.validate(x.as_nhwc().shape, "linear prologue");
+    sinter::detail::arena a(ws);
+    float* band = nullptr;
+    if constexpr (Pro::size > 0)
+      band = a.take<float>(static_cast<std::size_t>(gemm::blocking<Arch>::mc * packed_.k), name);
+    gemm::gemm<Arch>(gemm::DenseA<Arch, Pro>{x, &pro_, band}, packed_, 0, 0, out, epi_, a, name);
   }
 
   Epi& epilogue() noexcept { return epi_; }
   const Epi& epilogue() const noexcept { return epi_; }
+  Pro& prologue() noexcept { return pro_; }
+  const Pro& prologue() const noexcept { return pro_; }
 
-  /// The same layer with `op` appended to its chain (value form: linear | relu()).
+  /// The same layer with `op` appended to its epilogue (value form: linear | relu()).
   template <ElementwiseOp Op>
   friend auto operator|(Linear&& l, Op op) {
-    using Next = decltype(l.epi_.then(std::move(op)));
-    return Linear<Next, Arch>(std::move(l), l.epi_.then(std::move(op)));
+    auto epi = l.epi_.then(std::move(op));
+    auto pro = l.pro_;
+    return Linear<decltype(epi), Pro, Arch>(std::move(l), std::move(epi), std::move(pro));
   }
   template <ElementwiseOp Op>
   friend auto operator|(const Linear& l, Op op) {
     return Linear(l) | std::move(op);
   }
+  /// The same layer with `p`'s chain run on its input first (see Conv2D).
+  template <class P>
+  friend auto operator|(prologue_of<P> p, Linear&& l) {
+    auto epi = l.epi_;
+    auto pro = std::apply([&](const auto&... o) { return (p.chain | ... | o); }, l.pro_.ops);
+    return Linear<Epi, decltype(pro), Arch>(std::move(l), std::move(epi), std::move(pro));
+  }
+  template <class P>
+  friend auto operator|(prologue_of<P> p, const Linear& l) {
+    return std::move(p) | Linear(l);
+  }
 
  private:
-  template <class, class>
+  template <class, class, class>
   friend class Linear;
   Epi epi_;
+  Pro pro_;
   gemm::PackedB packed_;
 };
 
