@@ -24,7 +24,10 @@ using vec = xsimd::batch<float, Arch>;
 ///   AVX-512 (32 zmm):  6 x 64  (24 accumulators + 4 B + 1 A; 64 = a common C_out)
 ///   AVX2+FMA (16 ymm): 6 x 16  (12 + 2 + 1), the classic BLIS Haswell shape
 ///   SSE4.2 (16 xmm):   6 x 8   (12 + 2 + 1; no FMA: mul + add)
-///   NEON64 (32 q):     8 x 12  (24 + 3 + 2 A vectors for lane-indexed FMA)
+///   NEON64 (32 q):     6 x 12  (18 + 3 B + 6 A vectors: the K loop runs 4 steps per
+///                      iteration with lane-indexed fmla, one 4-float A load per row;
+///                      8 x 12 needs 35 registers and spills; bench/tools/microkernel_mix.py
+///                      reports 78% fmla in the inner loop of 6 x 12)
 /// Source: Goto & van de Geijn, "Anatomy of High-Performance Matrix Multiplication",
 /// ACM TOMS 2008; Low et al., "Analytical Modeling Is Enough for High-Performance
 /// BLIS", ACM TOMS 2016.
@@ -55,7 +58,7 @@ struct gemm_tile<Arch, std::enable_if_t<std::is_base_of_v<xsimd::sse2, Arch>>> {
 #if XSIMD_WITH_NEON64
 template <>
 struct gemm_tile<xsimd::neon64> {
-  static constexpr int mr = 8;
+  static constexpr int mr = 6;
   static constexpr int nv = 3;
 };
 #endif

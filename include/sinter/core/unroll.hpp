@@ -10,13 +10,16 @@
 
 namespace sinter::detail {
 
+template <class F, int... I>
+[[gnu::always_inline]] inline void static_for_impl(F& f, std::integer_sequence<int, I...>) {
+  (f(std::integral_constant<int, I>{}), ...);
+}
+
 /// Calls f(std::integral_constant<int, I>{}) for I = 0 .. N-1, fully unrolled, so
 /// register-tile arrays indexed by I stay in registers (no run-time index).
 template <int N, class F>
 [[gnu::always_inline]] inline void static_for(F&& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) {
-    (f(std::integral_constant<int, I>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
+  static_for_impl(f, std::make_integer_sequence<int, N>{});
 }
 
 }  // namespace sinter::detail

@@ -8,10 +8,17 @@
 //
 // Per k: NV aligned loads of B, MR broadcasts of A (folded into the FMA's memory operand
 // where the ISA has one), MR * NV FMAs into MR * NV accumulators that live in registers
-// for the whole K loop (Goto & van de Geijn 2008, the BLIS micro-kernel).
+// for the whole K loop (Goto & van de Geijn 2008, the BLIS micro-kernel). On NEON the
+// K loop runs 4 steps at a time with lane-indexed FMA (fmla v.4s, v.4s, v.s[i]), as
+// ARM-tuned engines do, since AArch64 has no FMA with a broadcast memory operand.
 #pragma once
 
+#include <type_traits>
+
 #include "../core/arch.hpp"
+#if XSIMD_WITH_NEON64
+#include <arm_neon.h>
+#endif
 #include "../core/unroll.hpp"
 #include "../epilogue/chain.hpp"
 
@@ -47,7 +54,28 @@ template <class Arch, int MR, int NV, int NRpanel, bool First, bool Last, class 
   for (index_t s = 0; s < kb.nseg; ++s) {
     const float* a[MR];
     detail::static_for<MR>([&](auto r) SINTER_INLINE { a[r] = kb.a[s * MR + r]; });
-    for (index_t k = 0; k < kb.seg_len; ++k) {
+    index_t k = 0;
+#if XSIMD_WITH_NEON64
+    if constexpr (std::is_same_v<Arch, xsimd::neon64>) {
+      // Lane-indexed FMA: one 4-float load per A row feeds 4 k steps, so the inner loop
+      // is NV B loads + MR/4 A loads per MR*NV fmla instead of MR ld1r broadcasts.
+      for (; k + 4 <= kb.seg_len; k += 4) {
+        float32x4_t av[MR];
+        detail::static_for<MR>([&](auto r) SINTER_INLINE { av[r] = vld1q_f32(a[r] + k); });
+        detail::static_for<4>([&](auto lane) SINTER_INLINE {
+          float32x4_t bv[NV];
+          detail::static_for<NV>([&](auto j) SINTER_INLINE { bv[j] = vld1q_f32(b + lane * NRpanel + j * L); });
+          detail::static_for<MR>([&](auto r) SINTER_INLINE {
+            detail::static_for<NV>([&](auto j) SINTER_INLINE {
+              acc[r][j] = B(vfmaq_laneq_f32(acc[r][j], bv[j], av[r], decltype(lane)::value));
+            });
+          });
+        });
+        b += 4 * NRpanel;
+      }
+    }
+#endif
+    for (; k < kb.seg_len; ++k) {
       B bv[NV];
       detail::static_for<NV>([&](auto j) SINTER_INLINE { bv[j] = B::load_aligned(b + j * L); });
       b += NRpanel;
