@@ -20,8 +20,9 @@ namespace sinter::conv {
 
 /// A of one group of a conv2d over images [n_begin, n_begin + n_count), as
 /// gemm::IndirectA. Without a prologue (Pro = Prologue<>) taps point into `in`; with one,
-/// prepare() first writes the prologue of the input rows a block of output rows needs
-/// into `band` (a single image per call: n_count must be 1) and taps point there.
+/// a copy bound to per-worker scratch (bind) writes the prologue of the input rows a
+/// block of output rows needs into that band (prepare; a single image per call: n_count
+/// must be 1) and taps point there.
 template <class Arch, class Pro = Prologue<>>
 struct Im2colA {
   TensorView<const float> in;
@@ -31,7 +32,7 @@ struct Im2colA {
   Conv2DParams p;
   index_t n_begin = 0, n_count = 0;
   const Pro* pro = nullptr;
-  float* band = nullptr;  // band_rows(...) * W * cin_g floats when Pro is not empty
+  float* band = nullptr;  // scratch_floats() floats, set by bind()
   mutable index_t band_h0 = 0;
 
   static constexpr bool has_prologue = Pro::size > 0;
@@ -43,6 +44,16 @@ struct Im2colA {
   }
 
   index_t rows() const noexcept { return n_count * oh * ow; }
+  index_t scratch_floats() const noexcept {
+    return has_prologue ? band_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p) * in.shape.w * cin_g : 0;
+  }
+  Im2colA bind(float* scratch) const noexcept
+    requires has_prologue
+  {
+    Im2colA b = *this;
+    b.band = scratch;
+    return b;
+  }
   index_t segments() const noexcept { return kh * kw; }
   index_t seg_len() const noexcept { return cin_g; }
   RowCoord coord(index_t m) const noexcept {

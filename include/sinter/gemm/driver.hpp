@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../core/executor.hpp"
 #include "../core/workspace.hpp"
 #include "microkernel.hpp"
 #include "pack.hpp"
@@ -38,9 +39,10 @@ struct blocking {
 
 /// The A side of a GEMM, read in place: `rows()` rows, each made of `segments()`
 /// contiguous runs of `seg_len()` floats. fill(coord, ptrs, stride) writes the start of
-/// each segment of the row at output coordinate `coord` to ptrs[s * stride]. An
-/// optional prepare(m0, mc) runs before the rows [m0, m0 + mc) are filled (a prologue
-/// transforms the input those rows read).
+/// each segment of the row at output coordinate `coord` to ptrs[s * stride].
+/// A source that transforms its input first (a prologue) also has scratch_floats()
+/// (per-worker scratch it needs), bind(float*) (a copy of itself using that scratch)
+/// and prepare(m0, mc) (run on the bound copy before rows [m0, m0 + mc) are filled).
 template <class T>
 concept IndirectA = requires(const T& a, const RowCoord& rc, const float** p) {
   { a.rows() } -> std::convertible_to<index_t>;
@@ -50,12 +52,22 @@ concept IndirectA = requires(const T& a, const RowCoord& rc, const float** p) {
   a.fill(rc, p, index_t{1});
 };
 
-/// Workspace bytes the driver needs for A with `nseg` segments per row.
+namespace detail_ {
+template <class A>
+index_t scratch_floats(const A& a) {
+  if constexpr (requires { a.scratch_floats(); }) return a.scratch_floats();
+  else return 0;
+}
+}  // namespace detail_
+
+/// Workspace bytes one worker of the driver needs for an A with `nseg` segments per
+/// row and `scratch` floats of A-side scratch.
 template <class Arch>
-constexpr std::size_t workspace_bytes(index_t nseg) noexcept {
+constexpr std::size_t workspace_bytes(index_t nseg, index_t scratch = 0) noexcept {
   using bl = blocking<Arch>;
   return sinter::detail::arena::bytes_for<const float*>(static_cast<std::size_t>(bl::mc * nseg)) +
-         sinter::detail::arena::bytes_for<RowCoord>(bl::mc) + sinter::detail::arena::bytes_for<float*>(bl::mc);
+         sinter::detail::arena::bytes_for<RowCoord>(bl::mc) + sinter::detail::arena::bytes_for<float*>(bl::mc) +
+         (scratch > 0 ? sinter::detail::arena::bytes_for<float>(static_cast<std::size_t>(scratch)) : 0);
 }
 
 namespace detail_ {
@@ -107,38 +119,64 @@ template <class Arch, int MR, int V, int NR, class Epi>
 
 /// C[:, col_base .. col_base + pb.n) = chain(A * B) for group g of `pb`, where row m of
 /// C is output pixel a.coord(m) of `out` and column n is channel col_base + n.
-/// `epi` must have been validated against `out`; `ws` must hold workspace_bytes().
-template <class Arch, IndirectA ASrc, class Epi>
+/// Work is split into tasks of (a block of MC rows) x (a range of NR panels), run by
+/// `exec`; worker w uses bytes [w * W, (w + 1) * W) of `ws`, W = workspace_bytes(...).
+/// `epi` must have been validated against `out`.
+template <class Arch, IndirectA ASrc, class Epi, class Exec>
 void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const TensorView<float>& out, const Epi& epi,
-          sinter::detail::arena ws, const char* layer) {
+          workspace ws, const Exec& exec, const char* layer) {
   using bl = blocking<Arch>;
   using Bt = xsimd::batch<float, Arch>;
   constexpr int MR = bl::mr, NV = gemm_tile<Arch>::nv, L = static_cast<int>(Bt::size), NR = bl::nr;
 
   const index_t M = a.rows(), N = pb.n, nseg = a.segments(), seg_len = a.seg_len();
   if (M == 0 || N == 0) return;
-
-  const float** table = ws.take<const float*>(static_cast<std::size_t>(bl::mc * nseg), layer);
-  RowCoord* coords = ws.take<RowCoord>(bl::mc, layer);
-  float** out_base = ws.take<float*>(bl::mc, layer);
+  const index_t scratch = detail_::scratch_floats(a);
+  const std::size_t worker_bytes = workspace_bytes<Arch>(nseg, scratch);
+  const int workers = exec.threads();
+  sinter::detail::check(ws.size() >= worker_bytes * static_cast<std::size_t>(workers), layer,
+                        ": workspace too small: need at least ", worker_bytes * static_cast<std::size_t>(workers),
+                        " bytes, got ", ws.size());
 
   // K blocks: whole segments while a segment fits in kc, else kc-sized pieces of one.
   const index_t seg_per_block = seg_len >= bl::kc ? 1 : std::max<index_t>(1, bl::kc / std::max<index_t>(seg_len, 1));
   const index_t piece = seg_len >= bl::kc ? bl::kc : seg_len;
   const index_t pieces_per_seg = seg_len == 0 ? 1 : (seg_len + piece - 1) / piece;
 
-  for (index_t m0 = 0; m0 < M; m0 += bl::mc) {
+  // Tasks: row blocks, and panel ranges when there are too few row blocks to keep
+  // every worker busy. The split never changes an output's order of operations.
+  const index_t mblocks = (M + bl::mc - 1) / bl::mc;
+  const index_t nchunks =
+      workers == 1 ? 1 : std::clamp<index_t>((4 * workers + mblocks - 1) / mblocks, 1, pb.panels);
+  const index_t panels_per_chunk = (pb.panels + nchunks - 1) / nchunks;
+
+  exec.parallel_for(mblocks * nchunks, [&](index_t task, int worker) {
+    sinter::detail::arena ar(ws.subspan(static_cast<std::size_t>(worker) * worker_bytes, worker_bytes));
+    const float** table = ar.take<const float*>(static_cast<std::size_t>(bl::mc * nseg), layer);
+    RowCoord* coords = ar.take<RowCoord>(bl::mc, layer);
+    float** out_base = ar.take<float*>(bl::mc, layer);
+
+    const index_t m0 = (task / nchunks) * bl::mc;
+    const index_t j0 = (task % nchunks) * panels_per_chunk, j1 = std::min(pb.panels, j0 + panels_per_chunk);
+    if (j0 >= j1) return;
     const index_t mc = std::min<index_t>(bl::mc, M - m0);
     const index_t tiles = (mc + MR - 1) / MR;
-    if constexpr (requires { a.prepare(m0, mc); }) a.prepare(m0, mc);
-    for (index_t i = 0; i < tiles * MR; ++i) {
-      // Rows past M repeat the block's last row: computed, never stored.
-      const index_t m = m0 + std::min<index_t>(i, mc - 1);
-      coords[i] = a.coord(m);
-      out_base[i] = out.pixel(coords[i].n, coords[i].h, coords[i].w);
-      const index_t t = i / MR, r = i % MR;
-      a.fill(coords[i], table + t * nseg * MR + r, MR);
-    }
+
+    const auto run = [&](const auto& src) {
+      if constexpr (requires { src.prepare(m0, mc); }) src.prepare(m0, mc);
+      for (index_t i = 0; i < tiles * MR; ++i) {
+        // Rows past M repeat the block's last row: computed, never stored.
+        const index_t m = m0 + std::min<index_t>(i, mc - 1);
+        coords[i] = src.coord(m);
+        out_base[i] = out.pixel(coords[i].n, coords[i].h, coords[i].w);
+        const index_t t = i / MR, r = i % MR;
+        src.fill(coords[i], table + t * nseg * MR + r, MR);
+      }
+    };
+    if constexpr (requires { a.bind(static_cast<float*>(nullptr)); })
+      run(a.bind(ar.take<float>(static_cast<std::size_t>(scratch), layer)));
+    else
+      run(a);
 
     for (index_t s0 = 0; s0 < nseg; s0 += seg_per_block) {
       const index_t s1 = std::min(nseg, s0 + seg_per_block);
@@ -147,7 +185,7 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
         const bool first = s0 == 0 && p == 0;
         const bool last = s1 == nseg && p == pieces_per_seg - 1;
 
-        for (index_t j = 0; j < pb.panels; ++j) {
+        for (index_t j = j0; j < j1; ++j) {
           const index_t col = j * NR;
           const int ncols = static_cast<int>(std::min<index_t>(NR, N - col));
           const int nv = (ncols + L - 1) / L;
@@ -158,7 +196,7 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
               const float* const* tab = table + (t * nseg + s0) * MR;
               const float* arow[MR];  // this piece's start in each row when a segment is split
               KBlock kb{tab, s1 - s0, len, bpanel};
-              if (off != 0 || pieces_per_seg > 1) {
+              if (pieces_per_seg > 1) {
                 for (int r = 0; r < MR; ++r) arow[r] = tab[r] + off;
                 kb.a = arow;
               }
@@ -169,7 +207,7 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace sinter::gemm

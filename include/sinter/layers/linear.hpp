@@ -11,8 +11,8 @@ namespace sinter {
 
 namespace gemm {
 /// A dense row-major matrix as the GEMM's A, read in place: one segment per row. With a
-/// prologue, prepare() writes the prologue of a block's rows into `band` (mc x K) and
-/// rows are read from there.
+/// prologue, a copy bound to per-worker scratch writes the prologue of a block's rows
+/// into it (mc x K) and rows are read from there.
 template <class Arch, class Pro = Prologue<>>
 struct DenseA {
   MatrixView<const float> x;
@@ -21,6 +21,14 @@ struct DenseA {
   mutable index_t band_m0 = 0;
 
   index_t rows() const noexcept { return x.rows; }
+  index_t scratch_floats() const noexcept { return Pro::size > 0 ? blocking<Arch>::mc * x.cols : 0; }
+  DenseA bind(float* scratch) const noexcept
+    requires(Pro::size > 0)
+  {
+    DenseA b = *this;
+    b.band = scratch;
+    return b;
+  }
   index_t segments() const noexcept { return 1; }
   index_t seg_len() const noexcept { return x.cols; }
   RowCoord coord(index_t m) const noexcept { return {0, 0, m}; }
@@ -82,22 +90,22 @@ class Linear {
   index_t in_features() const noexcept { return packed_.k; }
   index_t out_features() const noexcept { return packed_.n; }
 
-  /// Bytes of scratch memory a call needs.
-  std::size_t workspace_size() const noexcept {
-    const std::size_t band =
-        Pro::size > 0 ? detail::arena::bytes_for<float>(static_cast<std::size_t>(gemm::blocking<Arch>::mc * packed_.k))
-                      : 0;
-    return gemm::workspace_bytes<Arch>(1) + band;
+  /// Bytes of scratch memory a call run by `threads` workers needs.
+  std::size_t workspace_size(int threads = 1) const noexcept {
+    const index_t scratch = Pro::size > 0 ? gemm::blocking<Arch>::mc * packed_.k : 0;
+    return gemm::workspace_bytes<Arch>(1, scratch) * static_cast<std::size_t>(std::max(threads, 1));
   }
 
   /// y = Epi(Pro(x) * W^T); x: [M x K], y: [M x N]. Allocates its workspace.
   void operator()(MatrixView<const float> x, MatrixView<float> y) const {
     detail::owned_workspace ws(workspace_size());
-    (*this)(x, y, ws.span());
+    (*this)(x, y, ws.span(), serial_executor{});
   }
 
-  /// As above, with caller-provided scratch memory of at least workspace_size() bytes.
-  void operator()(MatrixView<const float> x, MatrixView<float> y, workspace ws) const {
+  /// As above, with caller-provided scratch memory of at least
+  /// workspace_size(exec.threads()) bytes, the work split over `exec`'s workers.
+  template <Executor Exec = serial_executor>
+  void operator()(MatrixView<const float> x, MatrixView<float> y, workspace ws, const Exec& exec = {}) const {
     using detail::check;
     check(x.data != nullptr, name, ": input is a null pointer");
     check(y.data != nullptr, name, ": output is a null pointer");
@@ -110,11 +118,9 @@ class Linear {
     check(!detail::overlaps(x.as_nhwc(), out), name, ": output overlaps the input");
     detail::check_epilogue(epi_, out, name);
     pro_.validate(x.as_nhwc().shape, "linear prologue");
-    sinter::detail::arena a(ws);
-    float* band = nullptr;
-    if constexpr (Pro::size > 0)
-      band = a.take<float>(static_cast<std::size_t>(gemm::blocking<Arch>::mc * packed_.k), name);
-    gemm::gemm<Arch>(gemm::DenseA<Arch, Pro>{x, &pro_, band}, packed_, 0, 0, out, epi_, a, name);
+    check(ws.size() >= workspace_size(exec.threads()), name, ": workspace too small: need at least ",
+          workspace_size(exec.threads()), " bytes, got ", ws.size());
+    gemm::gemm<Arch>(gemm::DenseA<Arch, Pro>{x, &pro_}, packed_, 0, 0, out, epi_, ws, exec, name);
   }
 
   Epi& epilogue() noexcept { return epi_; }
