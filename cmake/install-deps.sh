@@ -4,23 +4,26 @@
 #   bash cmake/install-deps.sh            # host toolchain + libraries
 #   bash cmake/install-deps.sh --cross    # + aarch64 cross compiler, qemu-user, arm64 libraries
 #   bash cmake/install-deps.sh --update   # run apt-get update even if nothing is missing
+#   bash cmake/install-deps.sh --npm      # + npm, unless an npm command exists (face example's fetch)
 #
 # Does nothing when every package is already installed. Installs with apt-get
 # when run as root (or through passwordless sudo); otherwise prints the command
 # to run and fails. SINTER_NO_INSTALL=1 skips the whole step.
 set -euo pipefail
 
-host_pkgs=(cmake ninja-build g++ libxsimd-dev doctest-dev libbenchmark-dev)
+host_pkgs=(cmake ninja-build g++ libxsimd-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libstb-dev)
 cross_arch=arm64
 cross_pkgs=(g++-aarch64-linux-gnu qemu-user "libxsimd-dev:${cross_arch}" "libbenchmark-dev:${cross_arch}")
 
 want_cross=0
+want_npm=0
 force_update=0
 for arg in "$@"; do
   case "$arg" in
     --cross) want_cross=1 ;;
+    --npm) want_npm=1 ;;
     --update) force_update=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -32,7 +35,7 @@ fi
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: not a Debian-like system; install by hand: cmake >= 3.25, ninja, g++ >= 12," \
-       "xsimd 8.1, doctest, Google Benchmark (and for --cross: aarch64-linux-gnu-g++, qemu-aarch64)" >&2
+       "xsimd 8.1, doctest, Google Benchmark, nlohmann-json, stb (and for --cross: aarch64-linux-gnu-g++, qemu-aarch64)" >&2
   exit 0
 fi
 
@@ -50,6 +53,10 @@ is_installed() {
 pkgs=("${host_pkgs[@]}")
 if [[ $want_cross == 1 ]]; then
   pkgs+=("${cross_pkgs[@]}")
+fi
+# npm may come with a non-Debian nodejs build: only ask apt for it when there is none.
+if [[ $want_npm == 1 ]] && ! command -v npm >/dev/null 2>&1; then
+  pkgs+=(npm)
 fi
 
 missing=()
