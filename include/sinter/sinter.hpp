@@ -13,4 +13,5 @@
 #include "epilogue/ops.hpp"
 #include "epilogue/operand.hpp"
 #include "layers/conv2d.hpp"
+#include "layers/depthwise.hpp"
 #include "layers/linear.hpp"

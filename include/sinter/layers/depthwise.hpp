@@ -1,0 +1,237 @@
+// sinter/layers/depthwise.hpp - depthwise conv2d with a fused epilogue chain, as a type.
+#pragma once
+
+#include <utility>
+
+#include "../conv/depthwise.hpp"
+#include "common.hpp"
+
+namespace sinter {
+
+/// Memory order of a depthwise filter (channel multiplier 1).
+enum class DepthwiseLayout {
+  HWC,  ///< [KH, KW, C]; also TF's depthwise [KH, KW, C, 1] and a groups = C HWIO
+        ///< filter [KH, KW, 1, C] (the same memory)
+  CHW,  ///< [C, KH, KW]; also a groups = C OHWI filter [C, KH, KW, 1] and PyTorch's
+        ///< depthwise weight [C, 1, KH, KW] (the same memory)
+};
+
+/// Non-owning view of a depthwise filter: one KH x KW filter per channel, C channels.
+struct DepthwiseFilterView {
+  const float* data = nullptr;
+  index_t kh = 0, kw = 0, c = 0;
+  DepthwiseLayout layout = DepthwiseLayout::HWC;
+
+  /// Element (y, x, ch).
+  float at(index_t y, index_t x, index_t ch) const noexcept {
+    return layout == DepthwiseLayout::HWC ? data[(y * kw + x) * c + ch] : data[(ch * kh + y) * kw + x];
+  }
+};
+
+/// Depthwise filter [kh, kw, c] (channels innermost).
+inline DepthwiseFilterView depthwise_filter(const float* data, index_t kh, index_t kw, index_t c) {
+  return {data, kh, kw, c, DepthwiseLayout::HWC};
+}
+
+/// Depthwise filter in OHWI form [c, kh, kw, 1], as a groups = C conv2d stores it; also
+/// PyTorch's depthwise Conv2d weight [c, 1, kh, kw] (same memory).
+inline DepthwiseFilterView depthwise_ohwi(const float* data, index_t c, index_t kh, index_t kw) {
+  return {data, kh, kw, c, DepthwiseLayout::CHW};
+}
+
+/// TensorFlow's depthwise filter [kh, kw, c, multiplier] (tf.nn.depthwise_conv2d).
+/// Throws sinter::error unless multiplier == 1 (a multiplier M > 1 is a groups = C
+/// conv2d with C * M outputs: use conv2d with s::ohwi / s::hwio filters).
+inline DepthwiseFilterView depthwise_hwio(const float* data, index_t kh, index_t kw, index_t c,
+                                          index_t multiplier = 1) {
+  detail::check(multiplier == 1, "depthwise_conv2d: channel multiplier: expected 1, got ", multiplier,
+                " (use conv2d with groups = C for a multiplier > 1)");
+  return {data, kh, kw, c, DepthwiseLayout::HWC};
+}
+
+/// The filter of a groups = C conv2d with C outputs, as a depthwise filter: s::ohwi(w,
+/// C, kh, kw, 1) or s::hwio(w, kh, kw, 1, C). Throws sinter::error unless the filter
+/// has one input channel per group.
+inline DepthwiseFilterView depthwise_filter(const FilterView& f) {
+  detail::check(f.in == 1, "depthwise_conv2d: filter input channels per group: expected 1, got ", f.in);
+  return {f.data, f.kh, f.kw, f.out,
+          f.layout == FilterLayout::OHWI ? DepthwiseLayout::CHW : DepthwiseLayout::HWC};
+}
+
+/// A depthwise 2-D convolution (groups = C_in = C_out, channel multiplier 1) followed
+/// by an epilogue chain, run as one loop nest.
+///
+/// Layouts: input NHWC [N, H, W, C]; filter [KH, KW, C] (depthwise_filter), or
+/// [C, KH, KW, 1] (depthwise_ohwi), or TF's [KH, KW, C, 1] (depthwise_hwio); output
+/// NHWC [N, OH, OW, C] with
+///   OH = floor((H + pad.top + pad.bottom - dilation.h*(KH-1) - 1) / stride.h) + 1
+/// (likewise OW); views may be strided (pixel stride > C: a channel slice of a larger
+/// tensor). Semantics: see DepthwiseParams; then y = Epi(conv) element-wise, ops left to
+/// right, per-channel operands indexing the C channels.
+///
+/// Template parameters:
+///   KernelSize  Kernel<KH, KW> (the tap loop is unrolled at compile time), or
+///               Kernel<dynamic, dynamic> for a run-time extent
+///   Epi         Epilogue<Ops...> (e.g. Epilogue<Mul<PerChannel>, Add<PerChannel>, ReLU6>)
+///   Arch        the xsimd architecture of the kernel (default: the build's best)
+///
+/// The weights are packed when the layer is built (the filter memory is not kept).
+/// Algorithm: a direct kernel with channels in the SIMD lanes and a register block of
+/// output pixels x channel vectors (see conv/depthwise.hpp; the scheme of XNNPACK's
+/// f32-dwconv and oneDNN's jit_uni_dw_conv); separate interior and border code; the
+/// epilogue runs on the accumulators before the single store. No workspace.
+///
+/// Errors (sinter::error): non-positive sizes, a filter extent differing from
+/// KernelSize, a null pointer, non-positive stride or dilation, negative padding, input
+/// channels != C, output shape != expected, an output overlapping the input or a tensor
+/// operand, operands of the wrong length or shape. Nothing is written when a call throws.
+template <class KernelSize = Kernel<dynamic, dynamic>, class Epi = Epilogue<>, class Arch = default_arch>
+class DepthwiseConv2D {
+  static_assert(EpilogueChain<Epi>, "sinter::DepthwiseConv2D: the second parameter must be sinter::Epilogue<Ops...>");
+  static constexpr const char* name = "depthwise_conv2d";
+
+ public:
+  using kernel_size = KernelSize;
+  using epilogue_type = Epi;
+  using arch = Arch;
+
+  /// Packs `filter` for `params`. Throws sinter::error on invalid sizes (see class).
+  /// (Parameters by reference: GCC 12.2 with AVX-512 enabled miscompiles a 64-byte
+  /// constant DepthwiseParams passed by value on the stack, storing a broadcast of one
+  /// field into all eight; seen with `{.dilation = HW(1, 0)}` read back as all ones.)
+  DepthwiseConv2D(const DepthwiseFilterView& filter, const DepthwiseParams& params, Epi epi = {})
+      : p_(params), epi_(std::move(epi)) {
+    using detail::check;
+    check(filter.data != nullptr, name, ": filter is a null pointer");
+    check(filter.kh > 0 && filter.kw > 0 && filter.c > 0, name, ": filter sizes [KH, KW, C] must be positive, got [",
+          filter.kh, ", ", filter.kw, ", ", filter.c, "]");
+    if constexpr (KernelSize::h != dynamic)
+      check(filter.kh == KernelSize::h && filter.kw == KernelSize::w, name, ": filter extent must be ",
+            KernelSize::h, "x", KernelSize::w, " as the type says, got ", filter.kh, "x", filter.kw);
+    check(p_.stride.h > 0 && p_.stride.w > 0, name, ": stride must be positive, got ", p_.stride.h, "x", p_.stride.w);
+    check(p_.dilation.h > 0 && p_.dilation.w > 0, name, ": dilation must be positive, got ", p_.dilation.h, "x",
+          p_.dilation.w);
+    check(p_.pad.top >= 0 && p_.pad.bottom >= 0 && p_.pad.left >= 0 && p_.pad.right >= 0, name,
+          ": padding must be non-negative, got (top ", p_.pad.top, ", bottom ", p_.pad.bottom, ", left ", p_.pad.left,
+          ", right ", p_.pad.right, ")");
+    packed_ = conv::pack_depthwise<Arch>(filter.kh, filter.kw, filter.c,
+                                         [&](index_t y, index_t x, index_t ch) { return filter.at(y, x, ch); });
+    detail::check_channels(epi_, filter.c, name);
+  }
+
+  /// Output shape for an input of shape `in`. Throws sinter::error when the input
+  /// channels differ from C or the filter does not fit the padded input.
+  Shape4 output_shape(Shape4 in) const {
+    detail::check_shape_positive(in, name, "input");
+    detail::check(in.c == packed_.c, name, ": input channels: expected ", packed_.c, ", got ", in.c);
+    const index_t oh = conv_out_size(in.h, packed_.kh, p_.stride.h, p_.dilation.h, p_.pad.top, p_.pad.bottom);
+    const index_t ow = conv_out_size(in.w, packed_.kw, p_.stride.w, p_.dilation.w, p_.pad.left, p_.pad.right);
+    detail::check(oh > 0 && ow > 0, name, ": a ", packed_.kh, "x", packed_.kw, " filter (dilation ", p_.dilation.h,
+                  "x", p_.dilation.w, ") does not fit the padded ", in.h, "x", in.w, " input");
+    return {in.n, oh, ow, packed_.c};
+  }
+
+  /// Bytes of scratch memory a call needs: none (the kernel reads the input in place).
+  std::size_t workspace_size(Shape4 /*in*/) const noexcept { return 0; }
+
+  /// out = Epi(depthwise_conv2d(in)). `in`: NHWC [N, H, W, C]; `out`: NHWC
+  /// [N, OH, OW, C] (views may have pixel/row/image strides larger than dense).
+  void operator()(TensorView<const float> in, TensorView<float> out) const { (*this)(in, out, workspace{}); }
+
+  /// As above; the workspace is accepted for a uniform layer interface and not used.
+  void operator()(TensorView<const float> in, TensorView<float> out, workspace /*ws*/) const {
+    detail::check_layout(in, name, "input");
+    detail::check_layout(out, name, "output");
+    const Shape4 expect = output_shape(in.shape);
+    detail::check(out.shape == expect, name, ": output shape: expected [", expect.n, ", ", expect.h, ", ", expect.w,
+                  ", ", expect.c, "], got [", out.shape.n, ", ", out.shape.h, ", ", out.shape.w, ", ", out.shape.c,
+                  "]");
+    detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
+    detail::check_epilogue(epi_, out, name);
+
+    conv::dw::Call g;
+    g.in = in.data;
+    g.in_sn = in.stride_n;
+    g.in_sh = in.stride_h;
+    g.in_sw = in.stride_w;
+    g.out = out.data;
+    g.out_sn = out.stride_n;
+    g.out_sh = out.stride_h;
+    g.out_sw = out.stride_w;
+    g.w = packed_.data.data();
+    g.cp = packed_.cp;
+    g.c = packed_.c;
+    g.kh = packed_.kh;
+    g.kw = packed_.kw;
+    g.n = in.shape.n;
+    g.ih = in.shape.h;
+    g.iw = in.shape.w;
+    g.oh = expect.h;
+    g.ow = expect.w;
+    g.sh = p_.stride.h;
+    g.sw = p_.stride.w;
+    g.dh = p_.dilation.h;
+    g.dw = p_.dilation.w;
+    g.pt = p_.pad.top;
+    g.pl = p_.pad.left;
+    g.row_step = g.dh * g.in_sh;
+    g.col_step = g.dw * g.in_sw;
+    g.pix_step = g.sw * g.in_sw;
+    conv::dw::run<Arch, static_cast<int>(KernelSize::h), static_cast<int>(KernelSize::w)>(g, epi_);
+  }
+
+  /// The layer `o` (its packed weights, moved) with its chain replaced by `epi`.
+  template <class OtherEpi>
+  DepthwiseConv2D(DepthwiseConv2D<KernelSize, OtherEpi, Arch>&& o, Epi epi)
+      : p_(o.p_), epi_(std::move(epi)), packed_(std::move(o.packed_)) {
+    detail::check_channels(epi_, packed_.c, name);
+  }
+
+  /// The epilogue chain (e.g. to rebind a tensor operand: epilogue().op<3>().operand).
+  Epi& epilogue() noexcept { return epi_; }
+  const Epi& epilogue() const noexcept { return epi_; }
+  const DepthwiseParams& params() const noexcept { return p_; }
+  index_t channels() const noexcept { return packed_.c; }
+  index_t in_channels() const noexcept { return packed_.c; }
+  index_t out_channels() const noexcept { return packed_.c; }
+
+  /// The same layer with `op` appended to its chain (value form: dw | relu6()).
+  /// Throws sinter::error when a per-channel operand's length differs from C.
+  template <ElementwiseOp Op>
+  friend auto operator|(DepthwiseConv2D&& d, Op op) {
+    using Next = decltype(d.epi_.then(std::move(op)));
+    return DepthwiseConv2D<KernelSize, Next, Arch>(std::move(d), d.epi_.then(std::move(op)));
+  }
+  template <ElementwiseOp Op>
+  friend auto operator|(const DepthwiseConv2D& d, Op op) {
+    return DepthwiseConv2D(d) | std::move(op);
+  }
+  /// The same layer with a whole chain appended.
+  template <class... Ops>
+  friend auto operator|(DepthwiseConv2D&& d, const Epilogue<Ops...>& chain) {
+    return std::apply([&](const Ops&... o) { return (std::move(d) | ... | o); }, chain.ops);
+  }
+  template <class... Ops>
+  friend auto operator|(const DepthwiseConv2D& d, const Epilogue<Ops...>& chain) {
+    return DepthwiseConv2D(d) | chain;
+  }
+
+ private:
+  template <class, class, class>
+  friend class DepthwiseConv2D;
+
+  DepthwiseParams p_;
+  Epi epi_;
+  conv::PackedDepthwise packed_;
+};
+
+/// Value form: depthwise_conv2d<3, 3>(filter, params) | mul(per_channel(s)) | relu6() ...
+/// Returns DepthwiseConv2D<Kernel<KH, KW>, Epilogue<>>. Use KH = KW = dynamic (the
+/// default) for a run-time extent.
+template <index_t KH = dynamic, index_t KW = KH>
+inline DepthwiseConv2D<Kernel<KH, KW>> depthwise_conv2d(const DepthwiseFilterView& filter,
+                                                           const DepthwiseParams& params = {}) {
+  return {filter, params};
+}
+
+}  // namespace sinter
