@@ -25,9 +25,15 @@ struct Kernel {
 namespace algo {
 /// Implicit im2col + the GEMM micro-kernel: any filter, stride, dilation, groups.
 struct Im2col {};
-/// Picks the best algorithm for the layer's shape (today: im2col for every shape).
+/// Winograd F(2x2, 3x3) (Lavin & Gray 2015, conv/winograd.hpp): 3x3 filters, stride 1,
+/// dilation 1, groups 1, any padding; 2.25x fewer multiplies than direct convolution.
+struct Winograd2x3 {};
+/// Picks the algorithm when the layer is built: Winograd2x3 for 3x3, stride-1,
+/// dilation-1, groups-1 layers where it measured faster, im2col otherwise. The rule and
+/// the measurements behind it: conv::winograd2x3_preferred() in conv/winograd.hpp.
 struct Automatic {};
 inline constexpr Im2col im2col{};
+inline constexpr Winograd2x3 winograd2x3{};
 inline constexpr Automatic automatic{};
 }  // namespace algo
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "../conv/im2col.hpp"
+#include "../conv/winograd.hpp"
 #include "../gemm/driver.hpp"
 #include "common.hpp"
 
@@ -20,7 +21,8 @@ namespace sinter {
 ///
 /// Template parameters:
 ///   KernelSize  Kernel<KH, KW>, or Kernel<dynamic, dynamic> for a run-time extent
-///   Algo        algo::Im2col or algo::Automatic
+///   Algo        algo::Im2col, algo::Winograd2x3 (3x3 only; sinter::error at build for a
+///               stride, dilation or groups other than 1) or algo::Automatic
 ///   Epi         Epilogue<Ops...> (e.g. Epilogue<Add<PerChannel>, ReLU>)
 ///   Pro         Prologue<Ops...> applied to the input before the convolution (per-channel
 ///               operands index input channels; tensor operands have the input's shape);
@@ -31,6 +33,8 @@ namespace sinter {
 /// Algorithm: implicit im2col (Chellapilla et al. 2006) through an indirect GEMM
 /// (Dukhan 2019) with a BLIS-style register-blocked micro-kernel (Goto & van de Geijn
 /// 2008); the epilogue runs on the accumulators of the last K block before the store.
+/// Winograd F(2x2, 3x3) (Lavin & Gray 2015, conv/winograd.hpp): the same epilogue runs
+/// on each 2x2 output tile in registers after the output transform.
 ///
 /// Errors (sinter::error): non-positive sizes, C_out not divisible by groups, filter
 /// extent differing from KernelSize, a null pointer, input channels != C_in, output
@@ -41,8 +45,16 @@ template <class KernelSize, class Algo = algo::Automatic, class Epi = Epilogue<>
 class Conv2D {
   static_assert(EpilogueChain<Epi>, "sinter::Conv2D: the third parameter must be sinter::Epilogue<Ops...>");
   static_assert(EpilogueChain<Pro>, "sinter::Conv2D: the fourth parameter must be sinter::Prologue<Ops...>");
-  static_assert(std::is_same_v<Algo, algo::Im2col> || std::is_same_v<Algo, algo::Automatic>,
-                "sinter::Conv2D: Algo must be algo::Im2col or algo::Automatic");
+  static_assert(std::is_same_v<Algo, algo::Im2col> || std::is_same_v<Algo, algo::Winograd2x3> ||
+                    std::is_same_v<Algo, algo::Automatic>,
+                "sinter::Conv2D: Algo must be algo::Im2col, algo::Winograd2x3 or algo::Automatic");
+  static_assert(!std::is_same_v<Algo, algo::Winograd2x3> || (KernelSize::h == 3 && KernelSize::w == 3) ||
+                    (KernelSize::h == dynamic && KernelSize::w == dynamic),
+                "sinter::Conv2D: algo::Winograd2x3 needs Kernel<3, 3> (or Kernel<dynamic, dynamic>)");
+  // Winograd code is instantiated only where the type allows a 3x3 filter.
+  static constexpr bool winograd_possible =
+      !std::is_same_v<Algo, algo::Im2col> && (KernelSize::h == 3 || KernelSize::h == dynamic) &&
+      (KernelSize::w == 3 || KernelSize::w == dynamic);
   static constexpr const char* name = "conv2d";
 
  public:
@@ -77,10 +89,18 @@ class Conv2D {
     cout_ = filter.out;
     const index_t cout_g = cout_ / p_.groups;
     const index_t k = detail::checked_mul(detail::checked_mul(kh_, kw_, name), cin_g_, name);
-    packed_ = gemm::pack_b<Arch>(p_.groups, k, cout_g, [&](index_t g, index_t kk, index_t n) {
-      const index_t ci = kk % cin_g_, tap = kk / cin_g_;
-      return filter.at(g * cout_g + n, tap / kw_, tap % kw_, ci);
-    });
+    if constexpr (winograd_possible)
+      winograd_ = conv::winograd2x3_select(std::is_same_v<Algo, algo::Winograd2x3>, kh_, kw_, cin_g_, cout_, p_, name);
+    if (winograd_)  // U = G g G^T, one B matrix per transform position
+      packed_ = conv::pack_winograd_weights<Arch, conv::F2x3>(cout_, cin_g_, [&](index_t co, index_t y, index_t x,
+                                                                                index_t ci) {
+        return filter.at(co, y, x, ci);
+      });
+    else
+      packed_ = gemm::pack_b<Arch>(p_.groups, k, cout_g, [&](index_t g, index_t kk, index_t n) {
+        const index_t ci = kk % cin_g_, tap = kk / cin_g_;
+        return filter.at(g * cout_g + n, tap / kw_, tap % kw_, ci);
+      });
     detail::check_channels(epi_, cout_, name);
     detail::check_channels(pro_, cin_g_ * p_.groups, "conv2d prologue");
   }
@@ -99,6 +119,10 @@ class Conv2D {
 
   /// Bytes of scratch memory a call on an input of shape `in` needs.
   std::size_t workspace_size(Shape4 in) const noexcept {
+    if (winograd_)
+      return conv::winograd_workspace_bytes<Arch, conv::F2x3>(
+          in, cout_, conv_out_size(in.h, 3, 1, 1, p_.pad.top, p_.pad.bottom),
+          conv_out_size(in.w, 3, 1, 1, p_.pad.left, p_.pad.right));
     std::size_t band = 0;
     if constexpr (Pro::size > 0) {
       const index_t oh = conv_out_size(in.h, kh_, p_.stride.h, p_.dilation.h, p_.pad.top, p_.pad.bottom);
@@ -131,6 +155,9 @@ class Conv2D {
     detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
     detail::check_epilogue(epi_, out, name);
     pro_.validate(in.shape, "conv2d prologue");
+    if constexpr (winograd_possible) {
+      if (winograd_) return conv::winograd_conv<Arch, conv::F2x3>(in, out, packed_, p_.pad, epi_, pro_, detail::arena(ws), name);
+    }
 
     detail::arena a(ws);
     float* zeros = a.take<float>(static_cast<std::size_t>(cin_g_), name);
@@ -156,7 +183,7 @@ class Conv2D {
   template <class E2, class P2>
   Conv2D(Conv2D<KernelSize, Algo, E2, P2, Arch>&& o, Epi epi, Pro pro)
       : p_(o.p_), epi_(std::move(epi)), pro_(std::move(pro)), packed_(std::move(o.packed_)), kh_(o.kh_), kw_(o.kw_),
-        cin_g_(o.cin_g_), cout_(o.cout_) {
+        cin_g_(o.cin_g_), cout_(o.cout_), winograd_(o.winograd_) {
     detail::check_channels(epi_, cout_, name);
     detail::check_channels(pro_, cin_g_ * p_.groups, "conv2d prologue");
   }
@@ -210,8 +237,9 @@ class Conv2D {
   Conv2DParams p_;
   Epi epi_;
   Pro pro_;
-  gemm::PackedB packed_;
+  gemm::PackedB packed_;  // im2col's B, or Winograd's U (winograd_)
   index_t kh_ = 0, kw_ = 0, cin_g_ = 0, cout_ = 0;
+  bool winograd_ = false;
 };
 
 /// Value form: conv2d<KH, KW>(filter, params) | add(per_channel(b)) | relu() ...
