@@ -117,23 +117,20 @@ class Conv2D {
     return {in.n, oh, ow, cout_};
   }
 
-  /// Bytes of scratch memory a call on an input of shape `in` needs.
-  std::size_t workspace_size(Shape4 in) const noexcept {
+  /// Bytes of scratch memory a call on an input of shape `in`, run by `threads`
+  /// workers, needs.
+  std::size_t workspace_size(Shape4 in, int threads = 1) const noexcept {
     if (winograd_)
       return conv::winograd_workspace_bytes<Arch, conv::F2x3>(
           in, cout_, conv_out_size(in.h, 3, 1, 1, p_.pad.top, p_.pad.bottom),
           conv_out_size(in.w, 3, 1, 1, p_.pad.left, p_.pad.right));
-    std::size_t band = 0;
-    if constexpr (Pro::size > 0) {
-      const index_t oh = conv_out_size(in.h, kh_, p_.stride.h, p_.dilation.h, p_.pad.top, p_.pad.bottom);
-      const index_t ow = std::max<index_t>(1, conv_out_size(in.w, kw_, p_.stride.w, p_.dilation.w, p_.pad.left,
-                                                            p_.pad.right));
-      (void)oh;
-      const index_t rows = conv::Im2colA<Arch, Pro>::band_rows(gemm::blocking<Arch>::mc, ow, in.h, kh_, p_);
-      band = detail::arena::bytes_for<float>(static_cast<std::size_t>(rows * in.w * cin_g_));
-    }
+    const index_t ow = std::max<index_t>(1, conv_out_size(in.w, kw_, p_.stride.w, p_.dilation.w, p_.pad.left,
+                                                          p_.pad.right));
+    const index_t scratch =
+        Pro::size > 0 ? conv::Im2colA<Arch, Pro>::band_rows(gemm::blocking<Arch>::mc, ow, in.h, kh_, p_) * in.w * cin_g_
+                      : 0;
     return detail::arena::bytes_for<float>(static_cast<std::size_t>(cin_g_)) +
-           gemm::workspace_bytes<Arch>(kh_ * kw_) + band;
+           gemm::workspace_bytes<Arch>(kh_ * kw_, scratch) * static_cast<std::size_t>(std::max(threads, 1));
   }
 
   /// out = Epi(conv2d(in)). `in`: NHWC [N, H, W, C_in]; `out`: NHWC [N, OH, OW, C_out]
@@ -144,8 +141,11 @@ class Conv2D {
     (*this)(in, out, ws.span());
   }
 
-  /// As above, with caller-provided scratch memory of at least workspace_size() bytes.
-  void operator()(TensorView<const float> in, TensorView<float> out, workspace ws) const {
+  /// As above, with caller-provided scratch memory of at least
+  /// workspace_size(in.shape, exec.threads()) bytes, the work split over `exec`'s
+  /// workers (results are bitwise identical for any executor).
+  template <Executor Exec = serial_executor>
+  void operator()(TensorView<const float> in, TensorView<float> out, workspace ws, const Exec& exec = {}) const {
     detail::check_layout(in, name, "input");
     detail::check_layout(out, name, "output");
     const Shape4 expect = output_shape(in.shape);
@@ -159,22 +159,20 @@ class Conv2D {
       if (winograd_) return conv::winograd_conv<Arch, conv::F2x3>(in, out, packed_, p_.pad, epi_, pro_, detail::arena(ws), name);
     }
 
+    detail::check(ws.size() >= workspace_size(in.shape, exec.threads()), name, ": workspace too small: need at least ",
+                  workspace_size(in.shape, exec.threads()), " bytes, got ", ws.size());
     detail::arena a(ws);
     float* zeros = a.take<float>(static_cast<std::size_t>(cin_g_), name);
     std::fill_n(zeros, cin_g_, 0.f);
-    float* band = nullptr;
-    if constexpr (Pro::size > 0) {
-      const index_t rows = conv::Im2colA<Arch, Pro>::band_rows(gemm::blocking<Arch>::mc, expect.w, in.shape.h, kh_, p_);
-      band = a.take<float>(static_cast<std::size_t>(rows * in.shape.w * cin_g_), name);
-    }
+    const workspace rest = ws.subspan(detail::arena::bytes_for<float>(static_cast<std::size_t>(cin_g_)));
     const index_t cout_g = cout_ / p_.groups;
     // With a prologue, one image per GEMM so a block's input band lies in one image.
     const index_t images_per_call = Pro::size > 0 ? 1 : in.shape.n;
     for (index_t g = 0; g < p_.groups; ++g)
       for (index_t n = 0; n < in.shape.n; n += images_per_call) {
-        const conv::Im2colA<Arch, Pro> src{in,       zeros, cin_g_, g * cin_g_,      kh_,  kw_, expect.h,
-                                           expect.w, p_,    n,      images_per_call, &pro_, band};
-        gemm::gemm<Arch>(src, packed_, g, g * cout_g, out, epi_, a, name);
+        const conv::Im2colA<Arch, Pro> src{in, zeros, cin_g_, g * cin_g_, kh_, kw_, expect.h, expect.w, p_, n,
+                                           images_per_call, &pro_};
+        gemm::gemm<Arch>(src, packed_, g, g * cout_g, out, epi_, rest, exec, name);
       }
   }
 
