@@ -143,6 +143,15 @@ run_benches() {  # $1 = build name; starts the first benchmark of each binary
   bench_count=$n
 }
 
+slowest_steps() {  # $1 = build name; the slowest compile steps recorded by ninja
+  local log="build/$1/.ninja_log"
+  [[ -f "$log" ]] || return 0
+  echo "-- slowest compile steps of $1 (last build of each file):"
+  awk -F'\t' 'NR > 1 && $4 ~ /\.o$/ { t[$4] = ($2 - $1) / 1000 }
+               END { for (f in t) printf "   %7.1fs  %s\n", t[f], f }' "$log" |
+    sort -rn | head -n 5
+}
+
 run_build() {
   local b=$1 t0=$SECONDS extras=OFF ctest_log summary arch why
   why=$(cannot_run "$b")
@@ -177,6 +186,7 @@ run_build() {
     return 1
   fi
   local t_build=$((SECONDS - t0))
+  slowest_steps "$b"
 
   section "$b: test"
   ctest_log="build/$b/ctest-output.txt"
