@@ -439,8 +439,9 @@ TEST_CASE("algo::automatic picks Winograd for 3x3 stride-1 layers by the documen
   struct Case {
     index_t cin, cout, k, stride, dilation;
   };
-  const Case cases[] = {{64, 64, 3, 1, 1}, {16, 16, 3, 1, 1}, {15, 64, 3, 1, 1}, {3, 64, 3, 1, 1},
-                        {64, 8, 3, 1, 1},  {64, 64, 3, 2, 1}, {64, 64, 3, 1, 2}, {64, 64, 1, 1, 1}};
+  const Case cases[] = {{64, 64, 3, 1, 1}, {16, 16, 3, 1, 1},  {15, 64, 3, 1, 1}, {3, 64, 3, 1, 1},
+                        {64, 3, 3, 1, 1},  {256, 16, 3, 1, 1}, {96, 12, 3, 1, 1}, {64, 64, 3, 2, 1},
+                        {64, 64, 3, 1, 2}, {64, 64, 1, 1, 1},  {64, 64, 5, 1, 1}};
   for (const Case& k : cases) {
     ConvCase cc{.h = 9, .w = 8, .cin = k.cin, .cout = k.cout, .kh = k.k, .kw = k.k};
     cc.p.stride = k.stride;
@@ -450,6 +451,9 @@ TEST_CASE("algo::automatic picks Winograd for 3x3 stride-1 layers by the documen
       Rng rng(seed_of(cc.name()));
       ConvData d = make_conv_data(cc, rng);
       const bool expect = s::conv::winograd2x3_preferred(k.k, k.k, k.cin, k.cout, cc.p);
+      // The documented rule, restated.
+      CHECK(expect == (k.k == 3 && k.stride == 1 && k.dilation == 1 && k.cin >= 16 &&
+                       (k.cin <= 64 || 8 * k.cout >= k.cin)));
       const auto automatic = s::conv2d(d.filter(), cc.p, s::algo::automatic);
       const auto im2col = s::conv2d(d.filter(), cc.p, s::algo::im2col);
       const Buffer4 ya = run_conv(automatic, cc, d, cc.name() + ", automatic");
@@ -554,7 +558,7 @@ void print_stats(const StudyLayer& l, const char* algo, const ErrorStats& st) {
 TEST_CASE("winograd: error study over ResNet-18 3x3 shapes" * doctest::skip()) {
   std::printf("%-22s %-9s %11s %11s %11s %11s %10s\n", "layer", "algo", "max/max|y|", "med/max|y|", "max/mag",
               "med/mag", "bound use");
-  for (const auto [hw, c] : {std::pair<index_t, index_t>{56, 64}, {28, 128}, {14, 256}, {7, 512}}) {
+  for (const auto& [hw, c] : {std::pair<index_t, index_t>{56, 64}, {28, 128}, {14, 256}, {7, 512}}) {
     const StudyLayer l(hw, c, c);
     print_stats(l, "winograd", l.measure(s::algo::winograd2x3));
     print_stats(l, "im2col", l.measure(s::algo::im2col));

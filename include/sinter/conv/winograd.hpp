@@ -135,25 +135,39 @@ template <const auto& Mat, int Row, int N, class F>
 
 }  // namespace winograd_detail
 
+/// Input transform, first half, on one column of a tile: t[i] = sum_k B^T[i][k] d[k],
+/// i.e. column j of B^T d from column j of the tile d (SIMD vectors of channels).
+template <WinogradTraits Tr, class B>
+[[gnu::always_inline]] inline void input_column(const B (&d)[Tr::alpha], B (&t)[Tr::alpha]) {
+  sinter::detail::static_for<Tr::alpha>([&](auto i) SINTER_INLINE {
+    t[i] = winograd_detail::dot_row<Tr::BT, i, Tr::alpha>([&](auto k) SINTER_INLINE { return d[k]; });
+  });
+}
+
+/// Input transform, second half, on one row of B^T d: row i of V = (B^T d) B, i.e.
+/// V[i][j] = sum_k B^T[j][k] * t[k] with t[k] = (B^T d)[i][k]; `v(j, x)` receives V[i][j].
+template <WinogradTraits Tr, class B, class Row, class Store>
+[[gnu::always_inline]] inline void input_row(Row&& t, Store&& v) {
+  sinter::detail::static_for<Tr::alpha>([&](auto j) SINTER_INLINE {
+    v(j, winograd_detail::dot_row<Tr::BT, j, Tr::alpha>([&](auto k) SINTER_INLINE { return t(k); }));
+  });
+}
+
 /// Input transform of one tile, V = B^T d B, on SIMD vectors of channels:
 /// `d(i, j)` returns the input vector at tile row i, column j (i, j < alpha);
 /// `v(i, j, x)` receives V[i][j]. Lavin & Gray 2015, eq. 8 (the B^T d B factor).
+/// winograd_conv() runs the two halves itself, to share columns between tiles.
 template <WinogradTraits Tr, class B, class Load, class Store>
 [[gnu::always_inline]] inline void input_transform(Load&& d, Store&& v) {
   constexpr int a = Tr::alpha;
-  B t[a][a];  // t = B^T d
+  B t[a][a];  // t[j] = column j of B^T d
   sinter::detail::static_for<a>([&](auto j) SINTER_INLINE {
     B col[a];
     sinter::detail::static_for<a>([&](auto k) SINTER_INLINE { col[k] = d(k, j); });
-    sinter::detail::static_for<a>([&](auto i) SINTER_INLINE {
-      t[i][j] = winograd_detail::dot_row<Tr::BT, i, a>([&](auto k) SINTER_INLINE { return col[k]; });
-    });
+    input_column<Tr>(col, t[j]);
   });
-  // V = t B: V[i][j] = sum_k t[i][k] * B[k][j] = sum_k B^T[j][k] * t[i][k]
   sinter::detail::static_for<a>([&](auto i) SINTER_INLINE {
-    sinter::detail::static_for<a>([&](auto j) SINTER_INLINE {
-      v(i, j, winograd_detail::dot_row<Tr::BT, j, a>([&](auto k) SINTER_INLINE { return t[i][k]; }));
-    });
+    input_row<Tr, B>([&](auto k) SINTER_INLINE { return t[k][i]; }, [&](auto j, B x) SINTER_INLINE { v(i, j, x); });
   });
 }
 
@@ -254,6 +268,10 @@ struct WinogradPlan {
   static constexpr index_t L = static_cast<index_t>(xsimd::batch<float, Arch>::size);
   index_t oh = 0, ow = 0, tiles_h = 0, tiles_w = 0, total = 0;
   index_t ldv = 0, ldm = 0, block = 0;
+  // V[xi][tl][c] is at vbuf + xi * vx + tl * vt + c (M likewise with mx, mt): tile-major,
+  // the alpha^2 rows of a tile are one contiguous run, which the transforms write and
+  // read sequentially; the GEMMs read and write them through row pointers.
+  index_t vx = 0, vt = 0, mx = 0, mt = 0;
 
   WinogradPlan(Shape4 in, index_t cout, index_t oh_, index_t ow_) noexcept : oh(oh_), ow(ow_) {
     tiles_h = (oh + Tr::m - 1) / Tr::m;
@@ -262,13 +280,15 @@ struct WinogradPlan {
     ldv = (in.c + L - 1) / L * L;
     ldm = (cout + L - 1) / L * L;
     block = winograd_blocking<Arch>::tiles(Tr::alpha, ldv, ldm, total);
+    vx = ldv;
+    vt = Tr::alpha * Tr::alpha * ldv;
+    mx = ldm;
+    mt = Tr::alpha * Tr::alpha * ldm;
   }
-  /// Workspace bytes: a zero vector row, V and M of one block.
+  /// Workspace bytes: V and M of one block.
   std::size_t workspace_bytes() const noexcept {
-    constexpr std::size_t a2 = Tr::alpha * Tr::alpha;
-    return sinter::detail::arena::bytes_for<float>(static_cast<std::size_t>(ldv)) +
-           sinter::detail::arena::bytes_for<float>(a2 * static_cast<std::size_t>(block * ldv)) +
-           sinter::detail::arena::bytes_for<float>(a2 * static_cast<std::size_t>(block * ldm));
+    return sinter::detail::arena::bytes_for<float>(static_cast<std::size_t>(block * vt)) +
+           sinter::detail::arena::bytes_for<float>(static_cast<std::size_t>(block * mt));
   }
 };
 
@@ -300,70 +320,101 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
   constexpr index_t L = static_cast<index_t>(B::size);
 
   const WinogradPlan<Arch, Tr> plan(in.shape, u.n, out.shape.h, out.shape.w);
-  const index_t cin = in.shape.c, cout = u.n, T = plan.block, ldv = plan.ldv, ldm = plan.ldm;
+  const index_t cin = in.shape.c, cout = u.n, T = plan.block;
   if (plan.total == 0 || cout == 0) return;
 
-  float* zeros = ws.take<float>(static_cast<std::size_t>(ldv), layer);
-  std::fill_n(zeros, ldv, 0.f);
-  float* vbuf = ws.take<float>(static_cast<std::size_t>(a2 * T * ldv), layer);
-  float* mbuf = ws.take<float>(static_cast<std::size_t>(a2 * T * ldm), layer);
+  const index_t vx = plan.vx, vt = plan.vt, mx = plan.mx, mt = plan.mt;
+  float* vbuf = ws.take<float>(static_cast<std::size_t>(T * vt), layer);
+  float* mbuf = ws.take<float>(static_cast<std::size_t>(T * mt), layer);
 
   // K blocks of the GEMMs: C_in in pieces of at most kc (one piece for every ResNet shape).
   const index_t piece = std::min<index_t>(cin, bl::kc);
   const index_t pieces = (cin + piece - 1) / piece;
   const index_t tiles_per_image = plan.tiles_h * plan.tiles_w;
 
+  // Input transform of a run of `len` tiles of one tile row (image n, tile row th, tile
+  // columns tw0 ..) into V rows at `vrun`. Adjacent tiles share alpha - m input
+  // columns: their B^T d columns are computed once and carried to the next tile.
+  // Pixels outside the input are zero (after the prologue, which never sees them).
+  const auto input_run = [&](index_t n, index_t th, index_t tw0, index_t len, float* vrun) {
+    const index_t ih0 = th * m - pad.top, iw0 = tw0 * m - pad.left;
+    const index_t sw = in.stride_w, w_in = in.shape.w, xs = vx, ts = vt;
+    const float* rowp[a];
+    bool rows_inside = true;
+    for (int i = 0; i < a; ++i) {
+      const index_t ih = ih0 + i;
+      rowp[i] = ih >= 0 && ih < in.shape.h ? in.pixel(n, ih, 0) : nullptr;
+      rows_inside = rows_inside && rowp[i];
+    }
+    // Full: a whole vector of channels (else `count`); Rows: every row inside the input.
+    const auto channels = [&]<bool Full, bool Rows>(index_t c, int count) SINTER_INLINE {
+      // tcol = column of B^T d at input column iw.
+      const auto column = [&](index_t iw, B(&tcol)[a]) SINTER_INLINE {
+        if (iw < 0 || iw >= w_in) [[unlikely]] {
+          sinter::detail::static_for<a>([&](auto i) SINTER_INLINE { tcol[i] = B(0.f); });
+          return;
+        }
+        B d[a];
+        sinter::detail::static_for<a>([&](auto i) SINTER_INLINE {
+          if (Rows || rowp[i]) {
+            const float* p = rowp[i] + iw * sw + c;
+            d[i] = Full ? B::load_unaligned(p) : sinter::detail::load_partial<B>(p, count);
+            if constexpr (Pro::size > 0) {
+              const RowCoord rc{n, ih0 + i, iw};
+              d[i] = pro.apply(d[i], TileLoc{&rc, c}, 0, 0, count);
+            }
+          } else {
+            d[i] = B(0.f);
+          }
+        });
+        input_column<Tr>(d, tcol);
+      };
+      B tc[a][a];  // tc[j] = column j of the current tile's B^T d
+      sinter::detail::static_for<a - m>([&](auto j) SINTER_INLINE { column(iw0 + j, tc[j]); });
+      float* v = vrun + c;
+      for (index_t k = 0; k < len; ++k, v += ts) {
+        sinter::detail::static_for<m>([&](auto q) SINTER_INLINE { column(iw0 + k * m + (a - m) + q, tc[a - m + q]); });
+        float* dst = v;
+        sinter::detail::static_for<a>([&](auto i) SINTER_INLINE {
+          input_row<Tr, B>([&](auto j) SINTER_INLINE { return tc[j][i]; },
+                           [&](auto, B x) SINTER_INLINE {
+                             x.store_aligned(dst);
+                             dst += xs;
+                           });
+        });
+        sinter::detail::static_for<a - m>([&](auto j) SINTER_INLINE {
+          sinter::detail::static_for<a>([&](auto i) SINTER_INLINE { tc[j][i] = tc[j + m][i]; });
+        });
+      }
+    };
+    index_t c = 0;
+    if (rows_inside) {
+      for (; c + L <= cin; c += L) channels.template operator()<true, true>(c, static_cast<int>(L));
+      if (c < cin) channels.template operator()<false, true>(c, static_cast<int>(cin - c));
+    } else {
+      for (; c + L <= cin; c += L) channels.template operator()<true, false>(c, static_cast<int>(L));
+      if (c < cin) channels.template operator()<false, false>(c, static_cast<int>(cin - c));
+    }
+  };
+
   for (index_t t0 = 0; t0 < plan.total; t0 += T) {
     const index_t tb = std::min(T, plan.total - t0);
 
-    // 1. Input transform: V[xi][tl][0 .. C_in) for the block's tiles tl.
-    for (index_t tl = 0; tl < tb; ++tl) {
+    // 1. Input transform: V[xi][tl][0 .. C_in) for the block's tiles tl, by runs of
+    // tiles in one tile row.
+    for (index_t tl = 0; tl < tb;) {
       const index_t t = t0 + tl, n = t / tiles_per_image, rem = t % tiles_per_image;
-      const index_t ih0 = rem / plan.tiles_w * m - pad.top, iw0 = rem % plan.tiles_w * m - pad.left;
-      float* vrow = vbuf + tl * ldv;
-      const auto transform = [&](auto&& src, auto&& inside) SINTER_INLINE {
-        for (index_t c = 0; c < cin; c += L) {
-          const int count = static_cast<int>(std::min(L, cin - c));
-          input_transform<Tr, B>(
-              [&](auto i, auto j) SINTER_INLINE {
-                const float* p = src(i, j) + c;
-                B x = count == L ? B::load_unaligned(p) : sinter::detail::load_partial<B>(p, count);
-                if constexpr (Pro::size > 0) {
-                  if (inside(i, j)) {
-                    const RowCoord rc{n, ih0 + i, iw0 + j};
-                    x = pro.apply(x, TileLoc{&rc, c}, 0, 0, count);
-                  }
-                }
-                return x;
-              },
-              [&](auto i, auto j, B v) SINTER_INLINE { v.store_aligned(vrow + (i * a + j) * T * ldv + c); });
-        }
-      };
-      if (ih0 >= 0 && iw0 >= 0 && ih0 + a <= in.shape.h && iw0 + a <= in.shape.w) {
-        const float* base = in.pixel(n, ih0, iw0);
-        const index_t sh = in.stride_h, sw = in.stride_w;
-        transform([&](index_t i, index_t j) SINTER_INLINE { return base + i * sh + j * sw; },
-                  [](index_t, index_t) { return true; });
-      } else {
-        const float* src[a][a];
-        bool ok[a][a];
-        for (int i = 0; i < a; ++i)
-          for (int j = 0; j < a; ++j) {
-            const index_t ih = ih0 + i, iw = iw0 + j;
-            ok[i][j] = ih >= 0 && iw >= 0 && ih < in.shape.h && iw < in.shape.w;
-            src[i][j] = ok[i][j] ? in.pixel(n, ih, iw) : zeros;
-          }
-        transform([&](index_t i, index_t j) SINTER_INLINE { return src[i][j]; },
-                  [&](index_t i, index_t j) SINTER_INLINE { return ok[i][j]; });
-      }
+      const index_t tw0 = rem % plan.tiles_w, len = std::min(tb - tl, plan.tiles_w - tw0);
+      input_run(n, rem / plan.tiles_w, tw0, len, vbuf + tl * vt);
+      tl += len;
     }
 
     // 2. alpha^2 GEMMs: M[xi][tl][co] = sum_ci V[xi][tl][ci] * U[xi][ci][co]. Rows of the
     // last micro-tile past tb repeat row tb - 1; their M rows are scratch, never read.
     const index_t rows = (tb + MR - 1) / MR * MR;
     for (int xi = 0; xi < a2; ++xi) {
-      const float* v = vbuf + xi * T * ldv;
-      float* mm = mbuf + xi * T * ldm;
+      const float* v = vbuf + xi * vx;
+      float* mm = mbuf + xi * mx;
       for (index_t j = 0; j < u.panels; ++j) {
         const index_t col = j * NR;
         const int nv = static_cast<int>((std::min<index_t>(NR, cout - col) + L - 1) / L);
@@ -375,8 +426,8 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
               const float* arow[MR];
               float* crow[MR];
               for (int r = 0; r < MR; ++r) {
-                arow[r] = v + std::min<index_t>(r0 + r, tb - 1) * ldv + off;
-                crow[r] = mm + (r0 + r) * ldm + col;
+                arow[r] = v + std::min<index_t>(r0 + r, tb - 1) * vt + off;
+                crow[r] = mm + (r0 + r) * mt + col;
               }
               const gemm::KBlock kb{arow, 1, len, bpanel};
               if (p == 0) gemm::micro_kernel<Arch, MR, V, NR, true, false>(kb, crow, Epilogue<>{}, TileLoc{});
@@ -400,12 +451,12 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
           coords[i * m + j] = {n, oh0 + i, ow0 + j};
           dst[i * m + j] = i < mh && j < mw ? out.pixel(n, oh0 + i, ow0 + j) : nullptr;
         }
-      const float* mrow = mbuf + tl * ldm;
+      const float* mrow = mbuf + tl * mt;
       const bool full_tile = mh == m && mw == m;
       for (index_t c = 0; c < cout; c += L) {
         B y[m][m];
         output_transform<Tr, B>(
-            [&](auto i, auto j) SINTER_INLINE { return B::load_aligned(mrow + (i * a + j) * T * ldm + c); }, y);
+            [&](auto i, auto j) SINTER_INLINE { return B::load_aligned(mrow + (i * a + j) * mx + c); }, y);
         const TileLoc loc{coords, c};
         const int count = static_cast<int>(std::min(L, cout - c));
         if (full_tile && count == L) {
@@ -440,14 +491,38 @@ constexpr bool winograd2x3_supports(index_t kh, index_t kw, const Conv2DParams& 
 
 /// Algorithm selection for algo::Automatic: true when Winograd F(2x2, 3x3) is the
 /// faster path for a conv2d layer with a kh x kw filter, `p`, C_in and C_out channels.
-/// The only place the choice is made; it runs once, when the layer is built.
+/// The only place the choice is made; it runs once, when the layer is built (a type
+/// whose Kernel<KH, KW> is not 3x3 never instantiates the Winograd code).
 ///
-/// Rule: supported (3x3, stride 1, dilation 1, groups 1) and C_in >= 16 and C_out >= 16.
-/// Provisional threshold: on ResNet-18's layers (C >= 64) Winograd measured 1.6x to 1.9x
-/// faster than im2col (bench/bench_winograd.cpp); the channel threshold is still to be
-/// measured.
+/// Rule: supported (3x3, stride 1, dilation 1, groups 1), C_in >= 16, and
+/// C_in <= 64 or 8 * C_out >= C_in.
+///
+/// Measured with both algorithms alternating in one process (best CPU time of 15 runs,
+/// single thread, pad 1, batch 1, AMD EPYC Zen 5; t(im2col) / t(Winograd) for AVX-512
+/// builds, and for AVX2 builds in brackets):
+///   C_in = C_out, 56x56 / 28x28 / 14x14 / 7x7:
+///     512    1.96 / 1.93 / 1.69 / 1.31 (1.20)     batch 8 at 7x7: 1.50
+///     256    1.94 / 1.99 / 1.86 / 1.51
+///     128    1.94 / 2.05 / 1.77 / 1.55
+///      64    1.91 / 1.80 / 1.82 / 1.53 (1.91 at 56x56)
+///      32    1.93 / 1.96 / 1.87 / 1.52
+///      16    1.77 / 1.81 / 1.68 / 1.37
+///       8    1.15 / 1.14 / 1.12 / 0.96
+///       4    1.05 / 1.06 / 1.04 / 0.91
+///   few input channels lose: 3->64 0.66-0.68 (0.53), 3->256 0.40-0.47, 8->256 0.88-0.89;
+///   8->16 and 8->64 win only 1.07-1.10 at 14x14 and larger and lose at 7x7, so C_in < 16
+///   stays on im2col (12->12 and 12->64 measured 1.18-1.39: a lower bound could move down);
+///   few output channels for many input channels lose, the input transform's cost
+///   growing with C_in and the GEMMs' with C_in * C_out: 512->3 0.70-0.83 (0.52),
+///   512->32 0.85-0.92, 256->16 1.04-1.07 (0.84); while 512->64 1.15-1.33 (1.06-1.33),
+///   256->32 1.24 (1.18), 128->16 1.34-1.72 (1.38-1.46), 96->12 1.41, and with C_in <= 64
+///   any C_out wins: 64->1 1.43-1.82, 64->3 1.35-1.74 (1.66), 16->1 1.53-1.97.
+/// Not seen by the rule: the image size, known only per call. Outputs smaller than 3
+/// pixels in a dimension make Winograd lose (1x1 and 2x2 outputs: 0.44-0.56, mostly
+/// idle micro-kernel rows and U being 16/9 the size of im2col's weights); 3x3: 0.78-1.03,
+/// 4x4 and larger: 1.1-1.6. Pick algo::im2col for layers that only see such images.
 inline bool winograd2x3_preferred(index_t kh, index_t kw, index_t cin, index_t cout, const Conv2DParams& p) noexcept {
-  return winograd2x3_supports(kh, kw, p) && cin >= 16 && cout >= 16;
+  return winograd2x3_supports(kh, kw, p) && cin >= 16 && (cin <= 64 || 8 * cout >= cin);
 }
 
 /// Whether a layer runs Winograd F(2x2, 3x3): always when `forced` (algo::Winograd2x3),
