@@ -3,13 +3,19 @@
 //
 //   face_demo [options] [photo ...]          (default photos: face-api's six samples)
 //
-// For each photo: the faces found by the SSD MobileNet-v1 detector (box in pixels,
-// score), drawn into <out>/<photo>_faces.png; then the 128-D descriptor of every face
-// (face-api's ResNet on the 150x150 crop of its box) and the matrix of Euclidean
-// distances between descriptors, with the closest face in the other photos (face-api
-// calls a distance below 0.6 the same person). Times each network on one thread.
-// --check runs plain reference implementations of both networks (examples/face/
-// reference.hpp) and fails when the fused networks differ beyond the stated tolerances.
+// face-api's pipeline (detectAllFaces().withFaceLandmarks().withFaceDescriptors()), on
+// one thread:
+//   1. SSD MobileNet-v1 on the photo padded to a square and resized to 512x512: faces
+//      (box in pixels, score), NMS at IoU 0.5, scores above --min-score (0.5);
+//   2. the 68-point landmark net on each face's box crop (112x112);
+//   3. the crop aligned on the eyes and mouth (face-api's dlib alignment box);
+//   4. the ResNet on that crop (150x150): a 128-D descriptor.
+// Prints the faces, the matrix of Euclidean distances between all descriptors and the
+// closest face in the other photos (face-api: a distance below 0.6 is the same person),
+// and the time of each network; writes each photo with its boxes (green: detection,
+// yellow: aligned crop, red: landmarks) to <out>/<photo>_faces.png.
+// --check runs plain reference implementations of the three networks
+// (examples/face/reference.hpp) on the same inputs and fails beyond stated tolerances.
 //
 // The models and sample photos are fetched on first run with npm into a cache directory
 // (examples/face/fetch_assets.sh; SHA-256 pinned).
@@ -26,6 +32,7 @@
 
 #include "face/detector.hpp"
 #include "face/image_io.hpp"
+#include "face/landmarks.hpp"
 #include "face/recognizer.hpp"
 #include "face/reference.hpp"
 
@@ -34,18 +41,22 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Tolerances of --check (fused float32 sinter vs the plain double-accumulating
-// reference, from the same weights and the same pre-processed input).
+// Tolerances of --check: fused float32 sinter networks against the plain reference
+// (double accumulators, one pass per op) on the same pre-processed inputs.
 constexpr double kScoreTol = 1e-4;       // detector scores, absolute
 constexpr double kEncodingTol = 1e-3;    // box encodings and class logits, absolute
+constexpr double kLandmarkTol = 1e-4;    // landmark net outputs (fractions of the crop), absolute
 constexpr double kDescriptorTol = 1e-4;  // descriptor elements, absolute
 constexpr double kCosineMin = 0.9999;    // descriptor cosine similarity
+
+enum class Algo { automatic, im2col, winograd };
 
 struct Options {
   fs::path assets, out = "face_demo_out";
   std::vector<fs::path> photos;
   bool check = false, images = true;
   int repeat = 3;
+  Algo algo = Algo::automatic;
   face::DetectOptions detect;
 };
 
@@ -58,6 +69,7 @@ void usage(const char* argv0) {
       "  --out DIR        where the photos with boxes go (default: face_demo_out)\n"
       "  --no-images      do not write the photos with boxes\n"
       "  --min-score X    detection score threshold in (0, 1) (default 0.5)\n"
+      "  --algo A         3x3 stride-1 convs of the recognition net: auto, im2col or winograd (default auto)\n"
       "  --repeat N       time each network as the best of N runs (default 3)\n"
       "  --check          compare with the plain reference networks (slow), fail beyond tolerance\n",
       argv0);
@@ -90,6 +102,12 @@ Options parse(int argc, char** argv) {
       o.images = false;
     } else if (a == "--check") {
       o.check = true;
+    } else if (a == "--algo") {
+      const std::string v = value();
+      if (v == "auto") o.algo = Algo::automatic;
+      else if (v == "im2col") o.algo = Algo::im2col;
+      else if (v == "winograd") o.algo = Algo::winograd;
+      else throw face::error("--algo: expected auto, im2col or winograd, got '" + v + "'");
     } else if (a == "--min-score") {
       const std::string v = value();
       char* end = nullptr;
@@ -112,16 +130,17 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-/// The package directory inside the cache, fetching it when the models are missing.
+/// The package directory inside the cache, fetching it when a model is missing.
 fs::path ensure_assets(const fs::path& cache) {
   const fs::path pkg = cache / "package";
-  const bool present = fs::exists(pkg / "model" / "ssd_mobilenetv1_model.bin") &&
-                       fs::exists(pkg / "model" / "face_recognition_model.bin");
+  bool present = true;
+  for (const char* m : {"ssd_mobilenetv1_model", "face_landmark_68_model", "face_recognition_model"})
+    present = present && fs::exists(pkg / "model" / (std::string(m) + ".bin"));
   if (present) return pkg;
   const fs::path script = fs::path(__FILE__).parent_path() / "face" / "fetch_assets.sh";
   if (!fs::exists(script))
     throw face::error("models not found in " + pkg.string() + " and the fetch script " + script.string() +
-                      " is missing; run examples/face/fetch_assets.sh " + cache.string());
+                      " is missing: run examples/face/fetch_assets.sh " + cache.string());
   std::printf("models not found in %s: fetching them\n", pkg.string().c_str());
   std::fflush(stdout);
   const std::string cmd = "bash '" + script.string() + "' '" + cache.string() + "'";
@@ -131,10 +150,30 @@ fs::path ensure_assets(const fs::path& cache) {
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+/// Best wall time of `repeat` calls of f (which stores its result itself).
+template <class F>
+double best_of(int repeat, F&& f) {
+  double best = 1e300;
+  for (int r = 0; r < repeat; ++r) {
+    const auto t = Clock::now();
+    f();
+    best = std::min(best, ms_since(t));
+  }
+  return best;
+}
+
+double max_abs_diff(std::span<const float> a, std::span<const float> b) {
+  double d = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) d = std::max(d, double(std::abs(a[i] - b[i])));
+  return d;
+}
+
 struct Face {
   std::size_t photo;
   int index;
   face::Detection det;
+  face::Rect aligned;
+  std::array<face::Point, 68> landmarks;
   std::array<float, 128> descriptor{};
 };
 
@@ -142,120 +181,157 @@ std::string label(const std::vector<fs::path>& photos, const Face& f) {
   return photos[f.photo].stem().string() + "#" + std::to_string(f.index);
 }
 
-}  // namespace
+struct Totals {
+  double det_ms = 0, lm_ms = 0, rec_ms = 0, pre_det_ms = 0, pre_face_ms = 0;
+  std::size_t photos = 0, lm_faces = 0, rec_faces = 0;
+  double score_diff = 0, enc_diff = 0, lm_diff = 0, desc_diff = 0, min_cos = 1;
+  int check_failures = 0, rect_mismatches = 0;
+};
 
-int main(int argc, char** argv) try {
-  Options opt = parse(argc, argv);
-  const fs::path pkg = ensure_assets(opt.assets);
-  if (opt.photos.empty())
-    for (int i = 1; i <= 6; ++i) opt.photos.push_back(pkg / "demo" / ("sample" + std::to_string(i) + ".jpg"));
+void draw_landmarks(face::Image& img, const std::array<face::Point, 68>& pts) {
+  for (const auto& p : pts)
+    for (int dy = -2; dy <= 2; ++dy)
+      for (int dx = -2; dx <= 2; ++dx) {
+        const int x = static_cast<int>(std::lround(p.x)) + dx, y = static_cast<int>(std::lround(p.y)) + dy;
+        if (x < 0 || y < 0 || x >= img.width || y >= img.height) continue;
+        float* px = img.pixel(x, y);
+        px[0] = 255.f;
+        px[1] = px[2] = 0.f;
+      }
+}
 
+template <class RecAlgo>
+int run(const Options& opt, const fs::path& pkg) {
   auto t = Clock::now();
   const face::WeightMap det_w = face::WeightMap::load(pkg / "model", "ssd_mobilenetv1_model");
+  const face::WeightMap lm_w = face::WeightMap::load(pkg / "model", "face_landmark_68_model");
   const face::WeightMap rec_w = face::WeightMap::load(pkg / "model", "face_recognition_model");
   face::Detector detector(det_w);
-  face::Recognizer<> recognizer(rec_w);
-  std::printf("sinter %s, face-api 1.7.15 models loaded and packed in %.0f ms\n", sinter::default_arch::name(),
+  face::Landmarker landmarker(lm_w);
+  face::Recognizer<RecAlgo> recognizer(rec_w);
+  std::printf("sinter %s: face-api 1.7.15 models loaded and packed in %.0f ms\n", sinter::default_arch::name(),
               ms_since(t));
   if (opt.images) fs::create_directories(opt.out);
 
   std::vector<Face> faces;
-  double det_ms_total = 0, pre_ms_total = 0, rec_ms_total = 0, rec_pre_ms_total = 0;
-  double max_score_diff = 0, max_enc_diff = 0, max_desc_diff = 0, min_cos = 1;
-  int check_failures = 0;
-  std::size_t n_rec_faces = 0;
+  Totals tot;
   for (std::size_t p = 0; p < opt.photos.size(); ++p) {
     const fs::path& path = opt.photos[p];
     t = Clock::now();
-    const face::Image img = face::load_image(path);
+    face::Image img = face::load_image(path);
     const double decode_ms = ms_since(t);
     t = Clock::now();
     const face::Image input = face::detector_input(img);
-    const double pre_ms = ms_since(t);
+    tot.pre_det_ms += ms_since(t);
     face::SsdOutput raw;
-    double best = 1e300;
-    for (int r = 0; r < opt.repeat; ++r) {
-      t = Clock::now();
-      raw = detector.run(input);
-      best = std::min(best, ms_since(t));
-    }
-    det_ms_total += best;
-    pre_ms_total += pre_ms;
+    const double det_ms = best_of(opt.repeat, [&] { raw = detector.run(input); });
+    tot.det_ms += det_ms;
+    ++tot.photos;
     const auto dets = face::locate_faces(raw.boxes, raw.scores, img.width, img.height, opt.detect);
-    std::printf("\n%s (%dx%d): %zu face(s); decode %.1f ms, resize %.1f ms, detector %.1f ms (%.1f GFLOP/s)\n",
-                path.filename().string().c_str(), img.width, img.height, dets.size(), decode_ms, pre_ms, best,
-                detector.flops() / best * 1e-6);
+    std::printf("\n%s (%dx%d): %zu face(s); decode %.1f ms, detector %.1f ms\n", path.filename().string().c_str(),
+                img.width, img.height, dets.size(), decode_ms, det_ms);
 
-    // Crops as face-api's extractFaceTensors, then the recognition net on the batch.
+    // 2. landmarks on the detection crops (extractFaceTensors, then 112x112).
     t = Clock::now();
-    std::vector<face::Image> crops;
-    std::vector<Face> photo_faces;
+    std::vector<Face> pf;
+    std::vector<face::Image> lm_in;
+    std::vector<std::array<int, 4>> lm_crop;
     for (std::size_t i = 0; i < dets.size(); ++i) {
       int x, y, w, h;
       face::crop_rect(dets[i].box, img.width, img.height, x, y, w, h);
-      std::printf("  face %zu: x %7.1f y %7.1f w %6.1f h %6.1f  score %.4f", i, dets[i].box.x, dets[i].box.y,
-                  dets[i].box.w, dets[i].box.h, dets[i].score);
-      if (w <= 0 || h <= 0) {
-        std::printf("  (empty crop, skipped)\n");
-        continue;
-      }
-      std::printf("\n");
-      crops.push_back(face::recognizer_input(face::crop(img, x, y, w, h)));
-      photo_faces.push_back({p, static_cast<int>(i), dets[i], {}});
+      if (w <= 0 || h <= 0) continue;
+      pf.push_back({p, static_cast<int>(i), dets[i], {}, {}, {}});
+      lm_crop.push_back({x, y, w, h});
+      lm_in.push_back(face::landmark_input(face::crop(img, x, y, w, h)));
     }
-    rec_pre_ms_total += ms_since(t);
-    if (!crops.empty()) {
-      std::vector<std::array<float, 128>> desc;
-      best = 1e300;
-      for (int r = 0; r < opt.repeat; ++r) {
-        t = Clock::now();
-        desc = recognizer.run(crops);
-        best = std::min(best, ms_since(t));
-      }
-      rec_ms_total += best;
-      n_rec_faces += crops.size();
-      for (std::size_t i = 0; i < crops.size(); ++i) photo_faces[i].descriptor = desc[i];
-      std::printf("  recognizer: %zu face(s) in %.1f ms (%.2f ms per face, %.1f GFLOP/s)\n", crops.size(), best,
-                  best / crops.size(), recognizer.flops() * crops.size() / best * 1e-6);
+    tot.pre_face_ms += ms_since(t);
+    std::vector<std::array<float, face::Landmarker::outputs>> lm_out;
+    if (!lm_in.empty()) {
+      tot.lm_ms += best_of(opt.repeat, [&] { lm_out = landmarker.run(lm_in); });
+      tot.lm_faces += lm_in.size();
     }
+    // 3. the aligned crops, 4. descriptors.
+    t = Clock::now();
+    std::vector<face::Image> rec_in;
+    std::vector<std::size_t> rec_face;
+    for (std::size_t i = 0; i < pf.size(); ++i) {
+      pf[i].landmarks = face::landmark_positions(lm_out[i], lm_crop[i][2], lm_crop[i][3], pf[i].det.box);
+      pf[i].aligned = face::align_dlib(pf[i].landmarks, lm_crop[i][2], lm_crop[i][3]);
+      int x, y, w, h;
+      face::crop_rect(pf[i].aligned, img.width, img.height, x, y, w, h);
+      if (w <= 0 || h <= 0) continue;
+      rec_in.push_back(face::recognizer_input(face::crop(img, x, y, w, h)));
+      rec_face.push_back(i);
+    }
+    tot.pre_face_ms += ms_since(t);
+    std::vector<std::array<float, 128>> desc;
+    if (!rec_in.empty()) {
+      tot.rec_ms += best_of(opt.repeat, [&] { desc = recognizer.run(rec_in); });
+      tot.rec_faces += rec_in.size();
+    }
+    for (std::size_t k = 0; k < rec_face.size(); ++k) pf[rec_face[k]].descriptor = desc[k];
+    for (const auto& f : pf)
+      std::printf("  face %d: x %7.1f y %7.1f w %6.1f h %6.1f  score %.4f  aligned crop (%g, %g) %gx%g\n", f.index,
+                  f.det.box.x, f.det.box.y, f.det.box.w, f.det.box.h, f.det.score, f.aligned.x, f.aligned.y,
+                  f.aligned.w, f.aligned.h);
+
     if (opt.check) {
       t = Clock::now();
       const auto ref = face::ref::run_detector(det_w, input);
-      double sd = 0, ed = 0;
-      for (std::size_t i = 0; i < ref.scores.size(); ++i) sd = std::max(sd, double(std::abs(ref.scores[i] - raw.scores[i])));
-      for (std::size_t i = 0; i < ref.encodings.size(); ++i)
-        ed = std::max(ed, double(std::abs(ref.encodings[i] - raw.encodings[i])));
-      for (std::size_t i = 0; i < ref.logits.size(); ++i) ed = std::max(ed, double(std::abs(ref.logits[i] - raw.logits[i])));
+      const double sd = max_abs_diff(ref.scores, raw.scores);
+      const double ed = std::max(max_abs_diff(ref.encodings, raw.encodings), max_abs_diff(ref.logits, raw.logits));
       const auto ref_dets = face::locate_faces(ref.boxes, ref.scores, img.width, img.height, opt.detect);
       bool same = ref_dets.size() == dets.size();
       double min_iou = 1;
-      for (std::size_t i = 0; same && i < dets.size(); ++i) min_iou = std::min(min_iou, face::iou(dets[i].box, ref_dets[i].box));
+      for (std::size_t i = 0; same && i < dets.size(); ++i)
+        min_iou = std::min(min_iou, face::iou(dets[i].box, ref_dets[i].box));
       same = same && min_iou >= 0.99;
-      double dd = 0, cmin = 1;
-      for (std::size_t i = 0; i < crops.size(); ++i) {
-        const auto r = face::ref::run_recognizer(rec_w, crops[i]);
-        for (int k = 0; k < 128; ++k) dd = std::max(dd, double(std::abs(r[k] - photo_faces[i].descriptor[k])));
-        cmin = std::min(cmin, face::cosine_similarity(r, photo_faces[i].descriptor));
+      double ld = 0, dd = 0, cmin = 1;
+      int rect_diff = 0;
+      for (std::size_t i = 0; i < lm_in.size(); ++i) {
+        const auto r = face::ref::run_landmarks(lm_w, lm_in[i]);
+        ld = std::max(ld, max_abs_diff(r, lm_out[i]));
+        // the aligned box from the reference's landmarks: the same pixels?
+        const auto rp = face::landmark_positions(r, lm_crop[i][2], lm_crop[i][3], pf[i].det.box);
+        const auto ra = face::align_dlib(rp, lm_crop[i][2], lm_crop[i][3]);
+        rect_diff += ra.x != pf[i].aligned.x || ra.y != pf[i].aligned.y || ra.w != pf[i].aligned.w ||
+                     ra.h != pf[i].aligned.h;
       }
-      const bool ok = same && sd <= kScoreTol && ed <= kEncodingTol && dd <= kDescriptorTol && cmin >= kCosineMin;
-      check_failures += !ok;
-      std::printf("  check vs plain reference (%.0f ms): %s; faces %zu vs %zu (min IoU %.6f), max |score diff| %.2g, "
-                  "max |encoding/logit diff| %.2g, max |descriptor diff| %.2g, min cosine %.8f\n",
-                  ms_since(t), ok ? "OK" : "FAILED", dets.size(), ref_dets.size(), min_iou, sd, ed, dd, cmin);
-      max_score_diff = std::max(max_score_diff, sd);
-      max_enc_diff = std::max(max_enc_diff, ed);
-      max_desc_diff = std::max(max_desc_diff, dd);
-      min_cos = std::min(min_cos, cmin);
+      for (std::size_t k = 0; k < rec_in.size(); ++k) {
+        const auto r = face::ref::run_recognizer(rec_w, rec_in[k]);
+        dd = std::max(dd, max_abs_diff(r, desc[k]));
+        cmin = std::min(cmin, face::cosine_similarity(r, desc[k]));
+      }
+      const bool ok = same && sd <= kScoreTol && ed <= kEncodingTol && ld <= kLandmarkTol && dd <= kDescriptorTol &&
+                      cmin >= kCosineMin;
+      tot.check_failures += !ok;
+      tot.rect_mismatches += rect_diff;
+      std::printf("  check vs plain reference (%.0f ms): %s; faces %zu vs %zu (min IoU %.6f); max |diff|: score %.2g, "
+                  "box encoding/logit %.2g, landmarks %.2g, descriptor %.2g; min cosine %.8f; aligned boxes "
+                  "differing: %d\n",
+                  ms_since(t), ok ? "OK" : "FAILED", dets.size(), ref_dets.size(), min_iou, sd, ed, ld, dd, cmin,
+                  rect_diff);
+      tot.score_diff = std::max(tot.score_diff, sd);
+      tot.enc_diff = std::max(tot.enc_diff, ed);
+      tot.lm_diff = std::max(tot.lm_diff, ld);
+      tot.desc_diff = std::max(tot.desc_diff, dd);
+      tot.min_cos = std::min(tot.min_cos, cmin);
     }
     if (opt.images) {
+      std::vector<face::Detection> aligned;
+      for (const auto& f : pf) {
+        aligned.push_back({f.aligned, f.det.score});
+        draw_landmarks(img, f.landmarks);
+      }
+      static constexpr uint8_t kYellow[3] = {255, 210, 0};
       const fs::path o = opt.out / (path.stem().string() + "_faces.png");
-      face::write_png_with_boxes(o, img, dets);
+      face::Image drawn = img;
+      face::write_png_with_boxes(o, drawn, dets, 3, nullptr, &aligned, kYellow);
       std::printf("  wrote %s\n", o.string().c_str());
     }
-    faces.insert(faces.end(), photo_faces.begin(), photo_faces.end());
+    for (std::size_t k = 0; k < rec_face.size(); ++k) faces.push_back(pf[rec_face[k]]);
   }
 
-  // Distances between every pair of faces.
   if (faces.size() > 1) {
     std::printf("\ndescriptor distances (Euclidean; face-api: < 0.6 = same person)\n%-10s", "");
     for (const auto& f : faces) std::printf(" %9s", label(opt.photos, f).c_str());
@@ -265,7 +341,7 @@ int main(int argc, char** argv) try {
       for (const auto& b : faces) std::printf(" %9.3f", face::euclidean_distance(a.descriptor, b.descriptor));
       std::printf("\n");
     }
-    std::printf("\nbest match of each face in the other photos\n");
+    std::printf("\nclosest face in the other photos\n");
     for (const auto& a : faces) {
       const Face* best = nullptr;
       double bd = 1e300;
@@ -280,24 +356,48 @@ int main(int argc, char** argv) try {
     }
   }
 
-  const std::size_t np = opt.photos.size();
-  std::printf("\ntiming (one thread, %s, best of %d runs)\n", sinter::default_arch::name(), opt.repeat);
-  std::printf("  detector    %.1f GFLOP per photo: %8.2f ms per photo  (%.1f GFLOP/s)\n", detector.flops() * 1e-9,
-              det_ms_total / np, detector.flops() * np / det_ms_total * 1e-6);
-  if (n_rec_faces)
-    std::printf("  recognizer  %.3f GFLOP per face:  %8.2f ms per face   (%.1f GFLOP/s)\n", recognizer.flops() * 1e-9,
-                rec_ms_total / n_rec_faces, recognizer.flops() * n_rec_faces / rec_ms_total * 1e-6);
-  std::printf("  pre-processing (not included above): pad + resize to 512x512 %.2f ms per photo, crop + resize to "
-              "150x150 %.2f ms per photo\n",
-              pre_ms_total / np, rec_pre_ms_total / np);
+  const char* algo_name = opt.algo == Algo::winograd ? "winograd" : opt.algo == Algo::im2col ? "im2col" : "auto";
+  std::printf("\ntiming: one thread, %s, best of %d runs, recognition 3x3 convs: %s\n", sinter::default_arch::name(),
+              opt.repeat, algo_name);
+  if (tot.photos)
+    std::printf("  detector      %6.3f GFLOP per photo: %8.2f ms per photo (%5.1f GFLOP/s)\n", detector.flops() * 1e-9,
+                tot.det_ms / tot.photos, detector.flops() * tot.photos / tot.det_ms * 1e-6);
+  if (tot.lm_faces)
+    std::printf("  landmarks     %6.3f GFLOP per face:  %8.2f ms per face  (%5.1f GFLOP/s)\n",
+                landmarker.flops() * 1e-9, tot.lm_ms / tot.lm_faces,
+                landmarker.flops() * tot.lm_faces / tot.lm_ms * 1e-6);
+  if (tot.rec_faces)
+    std::printf("  recognition   %6.3f GFLOP per face:  %8.2f ms per face  (%5.1f GFLOP/s)\n",
+                recognizer.flops() * 1e-9, tot.rec_ms / tot.rec_faces,
+                recognizer.flops() * tot.rec_faces / tot.rec_ms * 1e-6);
+  if (tot.photos)
+    std::printf("  pre-processing, not included above: pad + resize to 512x512 %.2f ms per photo; crops + resizes "
+                "to 112x112 and 150x150 %.2f ms per photo\n",
+                tot.pre_det_ms / tot.photos, tot.pre_face_ms / tot.photos);
   if (opt.check) {
-    std::printf("\ncheck vs plain reference over %zu photo(s): max |score diff| %.2g (tol %.0e), max |encoding diff| "
-                "%.2g (tol %.0e), max |descriptor diff| %.2g (tol %.0e), min cosine %.8f (min %.4f): %s\n",
-                np, max_score_diff, kScoreTol, max_enc_diff, kEncodingTol, max_desc_diff, kDescriptorTol, min_cos,
-                kCosineMin, check_failures ? "FAILED" : "OK");
-    return check_failures ? 1 : 0;
+    std::printf("\ncheck vs plain reference, %zu photo(s): max |diff| score %.2g (tol %.0e), box encoding/logit %.2g "
+                "(tol %.0e), landmarks %.2g (tol %.0e), descriptor %.2g (tol %.0e); min cosine %.8f (min %.4f); "
+                "aligned boxes differing %d: %s\n",
+                tot.photos, tot.score_diff, kScoreTol, tot.enc_diff, kEncodingTol, tot.lm_diff, kLandmarkTol,
+                tot.desc_diff, kDescriptorTol, tot.min_cos, kCosineMin, tot.rect_mismatches,
+                tot.check_failures ? "FAILED" : "OK");
+    return tot.check_failures ? 1 : 0;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  Options opt = parse(argc, argv);
+  const fs::path pkg = ensure_assets(opt.assets);
+  if (opt.photos.empty())
+    for (int i = 1; i <= 6; ++i) opt.photos.push_back(pkg / "demo" / ("sample" + std::to_string(i) + ".jpg"));
+  switch (opt.algo) {
+    case Algo::im2col: return run<sinter::algo::Im2col>(opt, pkg);
+    case Algo::winograd: return run<sinter::algo::Winograd2x3>(opt, pkg);
+    default: return run<sinter::algo::Automatic>(opt, pkg);
+  }
 } catch (const std::exception& e) {
   std::fprintf(stderr, "face_demo: error: %s\n", e.what());
   return 1;

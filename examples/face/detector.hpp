@@ -1,5 +1,6 @@
 // examples/face/detector.hpp - face-api's SSD MobileNet-v1 face detector
-// (ssd_mobilenetv1_model) with every conv a fused sinter layer.
+// (ssd_mobilenetv1_model) with every conv a fused sinter layer (DepthwiseConv2D for the
+// depthwise convs, Conv2D for the others).
 //
 // Architecture (face-api 1.7.15, src/ssdMobilenetv1/): input 512x512x3 RGB in [0, 255],
 // normalised to x / 127.5 - 1 (the stem's prologue);
@@ -36,6 +37,28 @@
 namespace face {
 
 namespace s = sinter;
+
+/// Conv2DParams built at run time. GCC 12.2 with 512-bit vectors (-march=x86-64-v4, or
+/// native on an AVX-512 machine) folds a constant Conv2DParams {stride 1, dilation 1,
+/// pad 0} into one broadcast of 1 over all eight fields, i.e. padding 1 (the layer's
+/// output-shape check then throws); keeping this function out of inter-procedural
+/// optimisation (noipa) keeps the values out of constant folding.
+[[gnu::noipa]] inline s::Conv2DParams conv_params(s::HW stride = 1, s::Padding pad = 0, s::index_t groups = 1) {
+  s::Conv2DParams p;
+  p.stride = stride;
+  p.dilation = s::HW(1);
+  p.pad = pad;
+  p.groups = groups;
+  return p;
+}
+/// DepthwiseParams built at run time (see conv_params).
+[[gnu::noipa]] inline s::DepthwiseParams depthwise_params(s::HW stride, s::Padding pad) {
+  s::DepthwiseParams p;
+  p.stride = stride;
+  p.dilation = s::HW(1);
+  p.pad = pad;
+  return p;
+}
 
 /// Appends the milliseconds since the previous lap to `out` (when not null).
 class LayerTimer {
@@ -101,9 +124,8 @@ class Detector {
                          s::Prologue<s::Div<s::Constant<127.5f>>, s::Sub<s::Constant<1.f>>>>;
   using Pointwise = s::Conv2D<s::Kernel<1, 1>, s::algo::Automatic, BiasReLU6>;
   using Conv3x3 = s::Conv2D<s::Kernel<3, 3>, s::algo::Automatic, BiasReLU6>;
-  /// Depthwise 3x3 with batch-norm and ReLU6 (run as a grouped conv, groups = C).
-  using Depthwise =
-      s::Conv2D<s::Kernel<3, 3>, s::algo::Automatic, s::Epilogue<s::Sub<PC>, s::Mul<PC>, s::Add<PC>, s::ReLU6>>;
+  /// Depthwise 3x3 with batch-norm and ReLU6.
+  using Depthwise = s::DepthwiseConv2D<s::Kernel<3, 3>, s::Epilogue<s::Sub<PC>, s::Mul<PC>, s::Add<PC>, s::ReLU6>>;
   using Predictor = s::Conv2D<s::Kernel<1, 1>, s::algo::Automatic, s::Epilogue<s::Add<PC>>>;
 
  public:
@@ -118,7 +140,7 @@ class Detector {
     stem_.emplace(s::prologue(s::div(s::constant<127.5f>) | s::sub(s::constant<1.f>)) |
                   s::conv2d<3, 3>(s::hwio(w.get("MobilenetV1/Conv2d_0_pointwise/weights", {3, 3, 3, 32}).data.data(),
                                           3, 3, 3, 32),
-                                  {.stride = 2, .pad = s::same_padding(input_size, input_size, 3, 3, 2)}) |
+                                  conv_params(2, s::same_padding(input_size, input_size, 3, 3, 2))) |
                   s::add(s::per_channel(keep(w, "MobilenetV1/Conv2d_0_pointwise/convolution_bn_offset", 32))) |
                   s::relu6());
     flops_ += conv_flops(side, side, 32, 3 * 3 * 3);
@@ -134,10 +156,9 @@ class Detector {
       const Tensor& var = w.get(dw + "BatchNorm/moving_variance", {c});
       std::vector<float> mul(static_cast<std::size_t>(c));
       for (int k = 0; k < c; ++k) mul[k] = static_cast<float>(gamma.data[k] / std::sqrt(double(var.data[k]) + 1e-3));
-      // tfjs's depthwise filter [3, 3, C, 1] is, per channel, HWIO with C_in/groups = 1.
-      depthwise_.push_back(s::conv2d<3, 3>(s::hwio(w.get(dw + "depthwise_weights", {3, 3, c, 1}).data.data(), 3, 3,
-                                                   1, c),
-                                           {.stride = stride, .pad = pad, .groups = c}) |
+      depthwise_.push_back(s::depthwise_conv2d<3, 3>(
+                               s::depthwise_hwio(w.get(dw + "depthwise_weights", {3, 3, c, 1}).data.data(), 3, 3, c, 1),
+                               depthwise_params(stride, pad)) |
                            s::sub(s::per_channel(keep(w, dw + "BatchNorm/moving_mean", c))) |
                            s::mul(s::per_channel(own(std::move(mul)))) |
                            s::add(s::per_channel(keep(w, dw + "BatchNorm/beta", c))) | s::relu6());
@@ -145,7 +166,8 @@ class Detector {
       acts_.emplace_back(side, side, c);
       const int co = kMobilenetChannels[i];
       const std::string pw = "MobilenetV1/Conv2d_" + std::to_string(i) + "_pointwise/";
-      pointwise_.push_back(s::conv2d<1, 1>(s::hwio(w.get(pw + "weights", {1, 1, c, co}).data.data(), 1, 1, c, co)) |
+      pointwise_.push_back(s::conv2d<1, 1>(s::hwio(w.get(pw + "weights", {1, 1, c, co}).data.data(), 1, 1, c, co),
+                                           conv_params()) |
                            s::add(s::per_channel(keep(w, pw + "convolution_bn_offset", co))) | s::relu6());
       flops_ += conv_flops(side, side, co, c);
       acts_.emplace_back(side, side, co);
@@ -158,10 +180,11 @@ class Detector {
       const float* f = w.get(p + "weights", {k, k, c, co}).data.data();
       const auto b = keep(w, p + "convolution_bn_offset", co);
       if (k == 1) {
-        extra1x1_.push_back(s::conv2d<1, 1>(s::hwio(f, 1, 1, c, co)) | s::add(s::per_channel(b)) | s::relu6());
+        extra1x1_.push_back(s::conv2d<1, 1>(s::hwio(f, 1, 1, c, co), conv_params()) | s::add(s::per_channel(b)) |
+                            s::relu6());
       } else {
         const auto pad = s::same_padding(side, side, 3, 3, stride);
-        extra3x3_.push_back(s::conv2d<3, 3>(s::hwio(f, 3, 3, c, co), {.stride = stride, .pad = pad}) |
+        extra3x3_.push_back(s::conv2d<3, 3>(s::hwio(f, 3, 3, c, co), conv_params(stride, pad)) |
                             s::add(s::per_channel(b)) | s::relu6());
       }
       side = (side + stride - 1) / stride;
@@ -186,7 +209,7 @@ class Detector {
       }
       std::copy(bb.data.begin(), bb.data.end(), bias.begin());
       std::copy(cb.data.begin(), cb.data.end(), bias.begin() + a * 4);
-      predictors_.push_back(s::conv2d<1, 1>(s::hwio(filt.data(), 1, 1, ci, co)) |
+      predictors_.push_back(s::conv2d<1, 1>(s::hwio(filt.data(), 1, 1, ci, co), conv_params()) |
                             s::add(s::per_channel(own(std::move(bias)))));
       flops_ += conv_flops(ps, ps, co, ci);
       pred_out_.emplace_back(ps, ps, co);

@@ -22,6 +22,8 @@ wanted=(
   package/model/ssd_mobilenetv1_model.bin
   package/model/face_recognition_model-weights_manifest.json
   package/model/face_recognition_model.bin
+  package/model/face_landmark_68_model-weights_manifest.json
+  package/model/face_landmark_68_model.bin
   package/demo/sample1.jpg package/demo/sample2.jpg package/demo/sample3.jpg
   package/demo/sample4.jpg package/demo/sample5.jpg package/demo/sample6.jpg
   package/LICENSE

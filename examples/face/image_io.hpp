@@ -47,34 +47,40 @@ inline Image load_image(const std::filesystem::path& path) {
 }
 
 /// Writes `img` (values clamped to [0, 255]) as a PNG with each box of `faces` drawn
-/// as a rectangle `thickness` pixels wide in `color` (RGB). Throws face::error when the
+/// as a rectangle `thickness` pixels wide in `color` (RGB, default green), and each box
+/// of `more` (when given) in `more_color` (default yellow). Throws face::error when the
 /// file cannot be written.
 inline void write_png_with_boxes(const std::filesystem::path& path, const Image& img,
                                  const std::vector<Detection>& faces, int thickness = 3,
-                                 const uint8_t color[3] = nullptr) {
-  static constexpr uint8_t kGreen[3] = {0, 230, 64};
-  const uint8_t* col = color ? color : kGreen;
+                                 const uint8_t* color = nullptr, const std::vector<Detection>* more = nullptr,
+                                 const uint8_t* more_color = nullptr) {
+  static constexpr uint8_t kGreen[3] = {0, 230, 64}, kYellow[3] = {255, 210, 0};
   std::vector<uint8_t> out(img.rgb.size());
   for (std::size_t i = 0; i < out.size(); ++i)
     out[i] = static_cast<uint8_t>(std::clamp(std::lround(img.rgb[i]), 0L, 255L));
-  auto put = [&](int x, int y) {
-    if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
-    std::copy_n(col, 3, &out[(static_cast<std::size_t>(y) * img.width + x) * 3]);
-  };
-  for (const auto& f : faces) {
-    const int x0 = static_cast<int>(std::lround(f.box.x)), y0 = static_cast<int>(std::lround(f.box.y));
-    const int x1 = static_cast<int>(std::lround(f.box.x + f.box.w)), y1 = static_cast<int>(std::lround(f.box.y + f.box.h));
-    for (int t = 0; t < thickness; ++t) {
-      for (int x = x0 - t; x <= x1 + t; ++x) {
-        put(x, y0 - t);
-        put(x, y1 + t);
-      }
-      for (int y = y0 - t; y <= y1 + t; ++y) {
-        put(x0 - t, y);
-        put(x1 + t, y);
+  auto draw = [&](const std::vector<Detection>& boxes, const uint8_t* col) {
+    auto put = [&](int x, int y) {
+      if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
+      std::copy_n(col, 3, &out[(static_cast<std::size_t>(y) * img.width + x) * 3]);
+    };
+    for (const auto& f : boxes) {
+      const int x0 = static_cast<int>(std::lround(f.box.x)), y0 = static_cast<int>(std::lround(f.box.y));
+      const int x1 = static_cast<int>(std::lround(f.box.x + f.box.w));
+      const int y1 = static_cast<int>(std::lround(f.box.y + f.box.h));
+      for (int t = 0; t < thickness; ++t) {
+        for (int x = x0 - t; x <= x1 + t; ++x) {
+          put(x, y0 - t);
+          put(x, y1 + t);
+        }
+        for (int y = y0 - t; y <= y1 + t; ++y) {
+          put(x0 - t, y);
+          put(x1 + t, y);
+        }
       }
     }
-  }
+  };
+  draw(faces, color ? color : kGreen);
+  if (more) draw(*more, more_color ? more_color : kYellow);
   if (!stbi_write_png(path.string().c_str(), img.width, img.height, 3, out.data(), img.width * 3))
     throw error(path.string() + ": cannot write PNG");
 }

@@ -89,7 +89,7 @@ class Recognizer {
     stem_.emplace(s::prologue(s::sub(s::per_channel(mean_)) | s::div(s::constant<255.f>)) |
                   chain(s::conv2d<7, 7>(s::hwio(w.get("conv32_down/conv/filters", {7, 7, 3, 32}).data.data(), 7, 7,
                                                 3, 32),
-                                        {.stride = 2}),
+                                        conv_params(2)),
                         w, "conv32_down", 32) |
                   s::relu());
     flops_ += 2.0 * 72 * 72 * 32 * 7 * 7 * 3;
@@ -108,17 +108,17 @@ class Recognizer {
         b.out_side = side / 2;  // the shortcut's avg-pool size
         if (b.out_side != b.mid_side && b.out_side != b.mid_side + 1)
           throw error("recognizer: block " + p + ": unexpected sizes");
-        b.c1d.emplace(chain(s::conv2d<3, 3>(s::hwio(f1, 3, 3, c, spec.out), {.stride = 2}), w, p + "/conv1",
+        b.c1d.emplace(chain(s::conv2d<3, 3>(s::hwio(f1, 3, 3, c, spec.out), conv_params(2)), w, p + "/conv1",
                             spec.out) |
                       s::relu());
       } else {
         b.mid_side = b.out_side = side;
-        b.c1.emplace(chain(s::conv2d<3, 3, Algo>(s::hwio(f1, 3, 3, c, spec.out), {.pad = 1}), w, p + "/conv1",
+        b.c1.emplace(chain(s::conv2d<3, 3, Algo>(s::hwio(f1, 3, 3, c, spec.out), conv_params(1, 1)), w, p + "/conv1",
                            spec.out) |
                      s::relu());
       }
       // The shortcut is bound before each call (its buffer depends on the batch).
-      b.c2.emplace(chain(s::conv2d<3, 3, Algo>(s::hwio(f2, 3, 3, spec.out, spec.out), {.pad = 1}), w,
+      b.c2.emplace(chain(s::conv2d<3, 3, Algo>(s::hwio(f2, 3, 3, spec.out, spec.out), conv_params(1, 1)), w,
                          p + "/conv2", spec.out) |
                    s::add(s::tensor(s::TensorView<const float>{})) | s::relu());
       flops_ += 2.0 * b.mid_side * b.mid_side * spec.out * 9 * (c + spec.out);

@@ -13,6 +13,7 @@
 #include "detector.hpp"
 #include "image.hpp"
 #include "postprocess.hpp"
+#include "landmarks.hpp"
 #include "recognizer.hpp"
 #include "weights.hpp"
 
@@ -254,6 +255,64 @@ inline std::vector<float> run_recognizer(const WeightMap& w, const Image& face) 
     d[j] = static_cast<float>(acc);
   }
   return d;
+}
+
+// ---------------------------------------------------------------------------
+// 68-point landmark net (src/faceFeatureExtractor/, src/faceLandmarkNet/)
+// ---------------------------------------------------------------------------
+
+/// depthwiseSeparableConv: tf.separableConv2d(x, depthwise, pointwise, stride, 'same') + bias
+inline T3 separable(const T3& x, const WeightMap& w, const std::string& p, int stride) {
+  T3 y = conv2d(depthwise(x, w.get(p + "depthwise_filter"), stride), w.get(p + "pointwise_filter"), 1, true);
+  add_channel(y, w.get(p + "bias"));
+  return y;
+}
+
+inline T3 sum(const T3& a, const T3& b) {
+  T3 y = a;
+  for (std::size_t i = 0; i < y.v.size(); ++i) y.v[i] += b.v[i];
+  return y;
+}
+
+/// denseBlock4 (denseBlock.ts).
+inline T3 dense_block4(const T3& x, const WeightMap& w, const std::string& p, bool first) {
+  T3 out1;
+  if (first) {
+    out1 = conv2d(x, w.get(p + "conv0/filters"), 2, true);
+    add_channel(out1, w.get(p + "conv0/bias"));
+  } else {
+    out1 = separable(x, w, p + "conv0/", 2);
+  }
+  relu(out1);
+  const T3 out2 = separable(out1, w, p + "conv1/", 1);
+  T3 in3 = sum(out1, out2);
+  relu(in3);
+  const T3 out3 = separable(in3, w, p + "conv2/", 1);
+  T3 in4 = sum(out1, sum(out2, out3));
+  relu(in4);
+  const T3 out4 = separable(in4, w, p + "conv3/", 1);
+  T3 y = sum(out1, sum(out2, sum(out3, out4)));
+  relu(y);
+  return y;
+}
+
+/// FaceLandmark68Net.runNet on one 112x112 face (see landmark_input()): 136 outputs.
+inline std::vector<float> run_landmarks(const WeightMap& w, const Image& face) {
+  T3 x(face.height, face.width, 3);
+  for (std::size_t i = 0; i < x.v.size(); ++i)
+    x.v[i] = static_cast<float>((face.rgb[i] - double(kMeanRgb[i % 3])) / 255.0);
+  for (int b = 0; b < 4; ++b) x = dense_block4(x, w, "dense" + std::to_string(b) + "/", b == 0);
+  const T3 pooled = pool(x, 7, 2, false);
+  const Tensor& fw = w.get("fc/weights");
+  const Tensor& fb = w.get("fc/bias");
+  const int n = static_cast<int>(fw.shape[1]);
+  std::vector<float> out(static_cast<std::size_t>(n));
+  for (int j = 0; j < n; ++j) {
+    double acc = 0;
+    for (int k = 0; k < pooled.c; ++k) acc += double(pooled.v[k]) * fw.data[static_cast<std::size_t>(k) * n + j];
+    out[j] = static_cast<float>(acc + fb.data[j]);
+  }
+  return out;
 }
 
 }  // namespace face::ref
