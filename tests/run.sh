@@ -181,7 +181,9 @@ run_build() {
 
   section "$b: build (-j$jobs)"
   # -k 0: report every file that fails to compile, not just the first.
-  if ! cmake --build --preset "$b" -j "$jobs" -- -k 0; then
+  local TIMEFORMAT="-- $b build: %0Rs wall, %0Us user + %0Ss system CPU" build_rc
+  time { cmake --build --preset "$b" -j "$jobs" -- -k 0; build_rc=$?; }
+  if [[ $build_rc != 0 ]]; then
     status[$b]=FAIL; seconds[$b]=$((SECONDS - t0)); detail[$b]="build failed"
     return 1
   fi
