@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds the native release build of sinter's examples and runs the fused
-# convolution example:
+# Builds the native release build of sinter's examples, runs the fused
+# convolution example, then the face detection + recognition demo on face-api's
+# six sample photos (models and photos fetched with npm into
+# ~/.cache/sinter/face-api on first run):
 #
-#   bash examples/run.sh [arguments for fused_conv]
+#   bash examples/run.sh [arguments for face_demo, e.g. --check or photos]
 #
 # Installs missing Debian packages first (when root; SINTER_NO_INSTALL=1 skips
 # that). The build lives in build/native (CMake preset "native", -march=native).
@@ -12,7 +14,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 jobs=${SINTER_JOBS:-2}
 
-bash cmake/install-deps.sh
+bash cmake/install-deps.sh --npm
 
 if [[ ! -f examples/fused_conv.cpp ]]; then
   echo "examples/fused_conv.cpp does not exist yet: nothing to run"
@@ -20,7 +22,10 @@ if [[ ! -f examples/fused_conv.cpp ]]; then
 fi
 
 cmake --preset native
-cmake --build --preset native -j "$jobs" --target fused_conv
+cmake --build --preset native -j "$jobs" --target fused_conv face_demo
 
-echo "==== build/native/examples/fused_conv $* ===="
-exec build/native/examples/fused_conv "$@"
+echo "==== build/native/examples/fused_conv ===="
+build/native/examples/fused_conv
+
+echo "==== build/native/examples/face_demo $* ===="
+exec build/native/examples/face_demo --out build/native/face_demo_out "$@"

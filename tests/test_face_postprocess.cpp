@@ -154,3 +154,43 @@ TEST_CASE("face descriptors: Euclidean distance and cosine similarity") {
   CHECK(face::cosine_similarity(a, b) == 0.0);
   CHECK(face::cosine_similarity(a, z) == 0.0);
 }
+
+// landmarks.hpp's post-processing is header code next to the net; its inputs here are
+// made up, so the net's weights are never needed.
+#include "../examples/face/landmarks.hpp"
+
+TEST_CASE("face landmarks: outputs relative to the padded square -> photo pixels") {
+  // A 50 x 100 crop (portrait): scaled to 56 x 112, padded by 28 on the left and right.
+  std::vector<float> out(136, 0.f);
+  out[0] = 0.25f;  // x: (0.25 * 112 - 28) / 56 = 0 -> left edge of the crop
+  out[1] = 0.5f;   // y: 0.5 * 112 / 112 = 0.5 -> 50 px
+  out[2] = 0.75f;  // x: (84 - 28) / 56 = 1 -> right edge
+  out[3] = 1.0f;
+  const auto p = face::landmark_positions(out, 50, 100, face::Rect{10.5, 20.25, 0, 0});
+  CHECK(p[0].x == doctest::Approx(10.5));
+  CHECK(p[0].y == doctest::Approx(70.25));
+  CHECK(p[1].x == doctest::Approx(60.5));
+  CHECK(p[1].y == doctest::Approx(120.25));
+  // landscape crop: the padding is along y
+  const auto q = face::landmark_positions(out, 100, 50, face::Rect{});
+  CHECK(q[0].x == doctest::Approx(25));
+  CHECK(q[0].y == doctest::Approx((0.5 * 112 - 28) / 56 * 50));
+}
+
+TEST_CASE("face landmarks: dlib alignment box from eyes and mouth") {
+  std::array<face::Point, 68> p{};
+  for (int i = 36; i < 42; ++i) p[i] = {100, 100};  // left eye centre
+  for (int i = 42; i < 48; ++i) p[i] = {160, 100};  // right eye centre
+  for (int i = 48; i < 68; ++i) p[i] = {130, 140};  // mouth centre
+  // eye-to-mouth distance 50 -> size floor(50 / 0.45) = 111; centre (130, 113.33)
+  const face::Rect r = face::align_dlib(p, 200, 200);
+  CHECK(r.w == 111);
+  CHECK(r.h == 111);
+  CHECK(r.x == std::floor(130 - 0.5 * 111));
+  CHECK(r.y == std::floor(340.0 / 3 - 0.43 * 111));
+  // near the corner: clamped at 0
+  for (auto& q : p) q = {q.x - 100, q.y - 100};
+  const face::Rect c = face::align_dlib(p, 200, 200);
+  CHECK(c.x == 0);
+  CHECK(c.y == 0);
+}
