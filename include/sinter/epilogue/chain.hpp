@@ -117,7 +117,8 @@ struct Epilogue {
   }
 
   template <std::size_t... I>
-  void validate_impl(Shape4 out, const char* layer, std::index_sequence<I...>) const {
+  void validate_impl([[maybe_unused]] Shape4 out, [[maybe_unused]] const char* layer,
+                     std::index_sequence<I...>) const {
     (validate_op(std::get<I>(ops), out, layer, static_cast<int>(I)), ...);
   }
   template <class Op>
@@ -132,7 +133,8 @@ struct Epilogue {
   }
 
   template <class B, class St, std::size_t... I>
-  [[gnu::always_inline]] inline B eval_tile(B x, const St& st, int r, int j, std::index_sequence<I...>) const noexcept {
+  [[gnu::always_inline]] inline B eval_tile(B x, [[maybe_unused]] const St& st, [[maybe_unused]] int r, [[maybe_unused]] int j,
+                                            std::index_sequence<I...>) const noexcept {
     ((x = step(std::get<I>(ops), std::get<I>(st), x, r, j)), ...);
     return x;
   }
@@ -143,7 +145,8 @@ struct Epilogue {
   }
 
   template <class B, std::size_t... I>
-  [[gnu::always_inline]] inline B eval_edge(B x, const TileLoc& loc, int r, index_t col, int count,
+  [[gnu::always_inline]] inline B eval_edge(B x, [[maybe_unused]] const TileLoc& loc, [[maybe_unused]] int r,
+                                            [[maybe_unused]] index_t col, [[maybe_unused]] int count,
                                             std::index_sequence<I...>) const noexcept {
     ((x = step_edge(std::get<I>(ops), x, loc, r, col, count)), ...);
     return x;

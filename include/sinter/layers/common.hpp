@@ -96,7 +96,7 @@ template <class Epi>
 inline void check_channels(const Epi& epi, index_t channels, const char* layer) {
   std::apply(
       [&](const auto&... op) {
-        int pos = 0;
+        [[maybe_unused]] int pos = 0;
         (
             [&](const auto& o) {
               using Op = std::remove_cvref_t<decltype(o)>;
