@@ -7,7 +7,8 @@
 //             whatever the algorithm computes (Winograd does 2.25x fewer in its GEMMs)
 //   BM_pair_* runs both algorithms alternately in every iteration and reports each one's
 //             effective GFLOP/s and winograd_speedup = t(im2col) / t(winograd), so the
-//             ratio is measured under the same machine load (the machine is shared).
+//             ratio is measured under the same machine load (the machine is shared);
+//             times are the thread's CPU time, like Google Benchmark's own rates.
 //   BM_chain_cost_* likewise: chain_cost = t(winograd + chain) / t(winograd bare) - 1.
 //
 // Run one at a time, pinned:
@@ -15,7 +16,8 @@
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
-#include <chrono>
+#include <time.h>
+
 #include <cmath>
 #include <random>
 #include <sinter/sinter.hpp>
@@ -91,24 +93,32 @@ void BM_conv(benchmark::State& state, Shape sh, Algo algo) {
   set_gflops(state, d.flops());
 }
 
-// Two layers, alternately, in each iteration; reports both rates and their ratio.
+// CPU time of the calling thread: on a shared machine, time spent descheduled does not
+// count (Google Benchmark's own rates use CPU time too).
+double thread_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Two layers, alternately, in each iteration; reports both rates (CPU time) and their
+// ratio.
 template <class LayerA, class LayerB>
 void run_pair(benchmark::State& state, Data& d, const LayerA& a, const LayerB& b, const char* name_a,
               const char* name_b, const char* ratio_name, bool ratio_minus_one) {
-  using clock = std::chrono::steady_clock;
   std::vector<std::byte> ws(std::max(a.workspace_size(d.input().shape), b.workspace_size(d.input().shape)));
   double ta = 0, tb = 0;
   std::int64_t n = 0;
   for (auto _ : state) {
-    const auto t0 = clock::now();
+    const double t0 = thread_seconds();
     a(d.input(), d.output(), ws);
     benchmark::ClobberMemory();
-    const auto t1 = clock::now();
+    const double t1 = thread_seconds();
     b(d.input(), d.output(), ws);
     benchmark::ClobberMemory();
-    const auto t2 = clock::now();
-    ta += std::chrono::duration<double>(t1 - t0).count();
-    tb += std::chrono::duration<double>(t2 - t1).count();
+    const double t2 = thread_seconds();
+    ta += t1 - t0;
+    tb += t2 - t1;
     ++n;
   }
   if (n == 0) return;

@@ -434,6 +434,33 @@ TEST_CASE("winograd: unsupported layers and bad calls throw sinter::error") {
   CHECK(same_bits(a.dense(), b.dense()));
 }
 
+TEST_CASE("winograd: blocks of tiles on a thread_executor give the serial result, bit for bit") {
+  for (auto [n, h, w, cin, cout] : {std::tuple<index_t, index_t, index_t, index_t, index_t>{3, 20, 18, 17, 33},
+                                    {1, 56, 56, 64, 64},
+                                    {2, 5, 7, 3, 5}}) {
+    ConvCase cc{.n = n, .h = h, .w = w, .cin = cin, .cout = cout, .kh = 3, .kw = 3};
+    cc.p.pad = s::Padding(1, 0, 2, 1);
+    SUBCASE(cc.name().c_str()) {
+      Rng rng(seed_of(cc.name()));
+      ConvData d = make_conv_data(cc, rng);
+      Operands ops(rng, cc.out_shape());
+      const auto layer = s::conv2d<3, 3>(d.filter(), cc.p, s::algo::winograd2x3) | block5(ops);
+      const Buffer4 serial = run_conv(layer, cc, d, cc.name() + ", serial");
+      for (int threads : {2, 3}) {
+        Buffer4 par(cc.out_shape(), Layout{.guard = 64});
+        std::vector<std::byte> ws(layer.workspace_size(cc.in_shape(), threads));
+        layer(d.in.view(), par.view(), ws, s::thread_executor(threads));
+        check_guards(par, cc.name() + ", threads " + std::to_string(threads));
+        CHECK(same_bits(serial.dense(), par.dense()));
+        // A workspace sized for one worker is too small for several.
+        std::vector<std::byte> small(layer.workspace_size(cc.in_shape(), 1));
+        CHECK_THROWS_WITH_AS(layer(d.in.view(), par.view(), small, s::thread_executor(threads)),
+                             doctest::Contains("workspace too small"), s::error);
+      }
+    }
+  }
+}
+
 TEST_CASE("algo::automatic picks Winograd for 3x3 stride-1 layers by the documented rule") {
   // Same algorithm <=> same bits: automatic's output equals exactly one of the two.
   struct Case {

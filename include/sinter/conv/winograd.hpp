@@ -59,9 +59,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../core/arch.hpp"
+#include "../core/executor.hpp"
 #include "../core/unroll.hpp"
 #include "../core/workspace.hpp"
 #include "../epilogue/chain.hpp"
@@ -301,18 +303,23 @@ std::size_t winograd_workspace_bytes(Shape4 in, index_t cout, index_t oh, index_
 
 /// out = epi(conv2d(pro(in), g)) by Winograd F(m x m, 3 x 3) for a 3 x 3 filter with
 /// stride 1, dilation 1, groups 1 and any padding `pad`.
-///   in   NHWC [N, H, W, C_in], any pixel / row / image strides
-///   out  NHWC [N, OH, OW, C_out], OH = H + pad.top + pad.bottom - 2 (likewise OW)
-///   u    pack_winograd_weights<Arch, Tr>(C_out, C_in, ...)
-///   epi  the epilogue chain, validated against `out` by the caller
-///   pro  the prologue chain (Prologue<> for none), validated against `in`; it runs on
-///        every input vector a tile reads (a pixel is read by up to (alpha/m)^2 tiles),
-///        never on padding
-///   ws   at least winograd_workspace_bytes() bytes
-/// Sizes and operands must have been checked by the caller (Conv2D does).
-template <class Arch, WinogradTraits Tr, class Epi, class Pro>
+///   in    NHWC [N, H, W, C_in], any pixel / row / image strides
+///   out   NHWC [N, OH, OW, C_out], OH = H + pad.top + pad.bottom - 2 (likewise OW)
+///   u     pack_winograd_weights<Arch, Tr>(C_out, C_in, ...)
+///   epi   the epilogue chain, validated against `out` by the caller
+///   pro   the prologue chain (Prologue<> for none), validated against `in`; it runs on
+///         every input vector a tile reads (a pixel is read by up to (alpha/m)^2 tiles),
+///         never on padding
+///   ws    at least exec.threads() * winograd_workspace_bytes() bytes: worker w uses
+///         bytes [w * W, (w + 1) * W), W = winograd_workspace_bytes()
+///   exec  runs the blocks of tiles as tasks (see Executor); each output element is
+///         computed by one task in the same order of operations whatever the split, so
+///         results are bitwise identical for any executor
+/// Throws sinter::error ("workspace too small") before writing anything when `ws` is
+/// too small. Sizes and operands must have been checked by the caller (Conv2D does).
+template <class Arch, WinogradTraits Tr, class Epi, class Pro, Executor Exec = serial_executor>
 void winograd_conv(TensorView<const float> in, const TensorView<float>& out, const gemm::PackedB& u, Padding pad,
-                   const Epi& epi, const Pro& pro, sinter::detail::arena ws, const char* layer) {
+                   const Epi& epi, const Pro& pro, workspace ws, const Exec& exec, const char* layer) {
   using B = xsimd::batch<float, Arch>;
   using bl = gemm::blocking<Arch>;
   constexpr int m = Tr::m, a = Tr::alpha, a2 = a * a;
@@ -321,11 +328,13 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
 
   const WinogradPlan<Arch, Tr> plan(in.shape, u.n, out.shape.h, out.shape.w);
   const index_t cin = in.shape.c, cout = u.n, T = plan.block;
-  if (plan.total == 0 || cout == 0) return;
-
   const index_t vx = plan.vx, vt = plan.vt, mx = plan.mx, mt = plan.mt;
-  float* vbuf = ws.take<float>(static_cast<std::size_t>(T * vt), layer);
-  float* mbuf = ws.take<float>(static_cast<std::size_t>(T * mt), layer);
+  const std::size_t per_worker = plan.workspace_bytes();
+  const int workers = std::max(1, exec.threads());
+  sinter::detail::check(ws.size() >= per_worker * static_cast<std::size_t>(workers), layer,
+                        ": workspace too small: need at least ", per_worker * static_cast<std::size_t>(workers),
+                        " bytes, got ", ws.size());
+  if (plan.total == 0 || cout == 0) return;
 
   // K blocks of the GEMMs: C_in in pieces of at most kc (one piece for every ResNet shape).
   const index_t piece = std::min<index_t>(cin, bl::kc);
@@ -397,7 +406,29 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
     }
   };
 
-  for (index_t t0 = 0; t0 < plan.total; t0 += T) {
+  // Output pixels of tile t (m x m, fewer at the right and bottom edges).
+  struct TileOut {
+    RowCoord coords[m * m];
+    float* dst[m * m];  // null for pixels past the output
+    bool full = false;  // all m x m pixels inside the output
+  };
+  const auto tile_out = [&](index_t t) SINTER_INLINE {
+    TileOut o;
+    const index_t n = t / tiles_per_image, rem = t % tiles_per_image;
+    const index_t oh0 = rem / plan.tiles_w * m, ow0 = rem % plan.tiles_w * m;
+    const int mh = static_cast<int>(std::min<index_t>(m, plan.oh - oh0));
+    const int mw = static_cast<int>(std::min<index_t>(m, plan.ow - ow0));
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < m; ++j) {
+        o.coords[i * m + j] = {n, oh0 + i, ow0 + j};
+        o.dst[i * m + j] = i < mh && j < mw ? out.pixel(n, oh0 + i, ow0 + j) : nullptr;
+      }
+    o.full = mh == m && mw == m;
+    return o;
+  };
+
+  // One block of tiles [t0, t0 + tb): input transform, GEMMs, output transform.
+  const auto run_block = [&](index_t t0, float* vbuf, float* mbuf) {
     const index_t tb = std::min(T, plan.total - t0);
 
     // 1. Input transform: V[xi][tl][0 .. C_in) for the block's tiles tl, by runs of
@@ -440,46 +471,43 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
 
     // 3. Output transform, epilogue and the single store of each output vector.
     for (index_t tl = 0; tl < tb; ++tl) {
-      const index_t t = t0 + tl, n = t / tiles_per_image, rem = t % tiles_per_image;
-      const index_t oh0 = rem / plan.tiles_w * m, ow0 = rem % plan.tiles_w * m;
-      const int mh = static_cast<int>(std::min<index_t>(m, plan.oh - oh0));
-      const int mw = static_cast<int>(std::min<index_t>(m, plan.ow - ow0));
-      RowCoord coords[m * m];
-      float* dst[m * m];
-      for (int i = 0; i < m; ++i)
-        for (int j = 0; j < m; ++j) {
-          coords[i * m + j] = {n, oh0 + i, ow0 + j};
-          dst[i * m + j] = i < mh && j < mw ? out.pixel(n, oh0 + i, ow0 + j) : nullptr;
-        }
+      const TileOut o = tile_out(t0 + tl);
       const float* mrow = mbuf + tl * mt;
-      const bool full_tile = mh == m && mw == m;
       for (index_t c = 0; c < cout; c += L) {
         B y[m][m];
         output_transform<Tr, B>(
             [&](auto i, auto j) SINTER_INLINE { return B::load_aligned(mrow + (i * a + j) * mx + c); }, y);
-        const TileLoc loc{coords, c};
+        const TileLoc loc{o.coords, c};
         const int count = static_cast<int>(std::min(L, cout - c));
-        if (full_tile && count == L) {
+        if (o.full && count == L) {
           const auto st = epi.template tile_state<B, m * m, 1>(loc);
           sinter::detail::static_for<m * m>([&](auto r) SINTER_INLINE {
-            epi.apply_tile(y[r / m][r % m], st, r, 0).store_unaligned(dst[r] + c);
+            epi.apply_tile(y[r / m][r % m], st, r, 0).store_unaligned(o.dst[r] + c);
           });
         } else {
           for (int r = 0; r < m * m; ++r) {
-            if (!dst[r]) continue;
+            if (!o.dst[r]) continue;
             const B x = epi.apply(y[r / m][r % m], loc, r, 0, count);
             if (count == L) {
-              x.store_unaligned(dst[r] + c);
+              x.store_unaligned(o.dst[r] + c);
             } else {
               alignas(64) float tmp[B::size];
               x.store_aligned(tmp);
-              std::memcpy(dst[r] + c, tmp, static_cast<std::size_t>(count) * sizeof(float));
+              std::memcpy(o.dst[r] + c, tmp, static_cast<std::size_t>(count) * sizeof(float));
             }
           }
         }
       }
     }
-  }
+  };
+
+  const index_t blocks = (plan.total + T - 1) / T;
+  exec.parallel_for(blocks, [&](index_t b, int worker) {
+    sinter::detail::arena scratch(ws.subspan(static_cast<std::size_t>(worker) * per_worker, per_worker));
+    float* vbuf = scratch.take<float>(static_cast<std::size_t>(T * vt), layer);
+    float* mbuf = scratch.take<float>(static_cast<std::size_t>(T * mt), layer);
+    run_block(b * T, vbuf, mbuf);
+  });
 }
 
 /// True when winograd_conv() computes a conv2d with a kh x kw filter and `p`: 3x3,

@@ -122,8 +122,9 @@ class Conv2D {
   std::size_t workspace_size(Shape4 in, int threads = 1) const noexcept {
     if (winograd_)
       return conv::winograd_workspace_bytes<Arch, conv::F2x3>(
-          in, cout_, conv_out_size(in.h, 3, 1, 1, p_.pad.top, p_.pad.bottom),
-          conv_out_size(in.w, 3, 1, 1, p_.pad.left, p_.pad.right));
+                 in, cout_, conv_out_size(in.h, 3, 1, 1, p_.pad.top, p_.pad.bottom),
+                 conv_out_size(in.w, 3, 1, 1, p_.pad.left, p_.pad.right)) *
+             static_cast<std::size_t>(std::max(threads, 1));
     const index_t ow = std::max<index_t>(1, conv_out_size(in.w, kw_, p_.stride.w, p_.dilation.w, p_.pad.left,
                                                           p_.pad.right));
     const index_t scratch =
@@ -156,7 +157,7 @@ class Conv2D {
     detail::check_epilogue(epi_, out, name);
     pro_.validate(in.shape, "conv2d prologue");
     if constexpr (winograd_possible) {
-      if (winograd_) return conv::winograd_conv<Arch, conv::F2x3>(in, out, packed_, p_.pad, epi_, pro_, detail::arena(ws), name);
+      if (winograd_) return conv::winograd_conv<Arch, conv::F2x3>(in, out, packed_, p_.pad, epi_, pro_, ws, exec, name);
     }
 
     detail::check(ws.size() >= workspace_size(in.shape, exec.threads()), name, ": workspace too small: need at least ",
