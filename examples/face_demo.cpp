@@ -26,6 +26,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <sinter/sinter.hpp>
 #include <string>
 #include <vector>
@@ -52,9 +55,9 @@ constexpr double kCosineMin = 0.9999;    // descriptor cosine similarity
 enum class Algo { automatic, im2col, winograd };
 
 struct Options {
-  fs::path assets, out = "face_demo_out";
+  fs::path assets, out = "face_demo_out", save_rgb, faceapi;
   std::vector<fs::path> photos;
-  bool check = false, images = true;
+  bool check = false, images = true, default_photos = false;
   int repeat = 3;
   Algo algo = Algo::automatic;
   face::DetectOptions detect;
@@ -71,7 +74,11 @@ void usage(const char* argv0) {
       "  --min-score X    detection score threshold in (0, 1) (default 0.5)\n"
       "  --algo A         3x3 stride-1 convs of the recognition net: auto, im2col or winograd (default auto)\n"
       "  --repeat N       time each network as the best of N runs (default 3)\n"
-      "  --check          compare with the plain reference networks (slow), fail beyond tolerance\n",
+      "  --check          compare with the plain reference networks (slow), fail beyond tolerance\n"
+      "  --save-rgb DIR   also write each decoded photo as DIR/<photo>.ppm (input of\n"
+      "                   examples/face/faceapi_reference.cjs, which runs face-api itself)\n"
+      "  --faceapi FILE   compare with face-api's own results (JSON of faceapi_reference.cjs; with\n"
+      "                   --check on the sample photos: examples/face/faceapi_samples.json)\n",
       argv0);
 }
 
@@ -98,6 +105,10 @@ Options parse(int argc, char** argv) {
       o.assets = value();
     } else if (a == "--out") {
       o.out = value();
+    } else if (a == "--faceapi") {
+      o.faceapi = value();
+    } else if (a == "--save-rgb") {
+      o.save_rgb = value();
     } else if (a == "--no-images") {
       o.images = false;
     } else if (a == "--check") {
@@ -168,6 +179,34 @@ double max_abs_diff(std::span<const float> a, std::span<const float> b) {
   return d;
 }
 
+/// One face as face-api itself found it (faceapi_reference.cjs).
+struct FaceApiFace {
+  face::Rect box, aligned;
+  double score = 0;
+  std::vector<float> descriptor;
+};
+
+/// face-api's results per photo name (file stem), from faceapi_reference.cjs's JSON.
+std::map<std::string, std::vector<FaceApiFace>> load_faceapi(const fs::path& file) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(face::WeightMap::read_text(file));
+    std::map<std::string, std::vector<FaceApiFace>> out;
+    auto rect = [](const nlohmann::json& a) {
+      return face::Rect{a.at(0).get<double>(), a.at(1).get<double>(), a.at(2).get<double>(), a.at(3).get<double>()};
+    };
+    for (const auto& p : j.at("photos")) {
+      auto& faces = out[p.at("photo").get<std::string>()];
+      for (const auto& f : p.at("faces"))
+        faces.push_back({rect(f.at("box")), rect(f.at("aligned")), f.at("score").get<double>(),
+                         f.at("descriptor").get<std::vector<float>>()});
+    }
+    return out;
+  } catch (const nlohmann::json::exception& e) {
+    throw face::error(file.string() + ": not face-api results (" + e.what() + ")");
+  }
+}
+
 struct Face {
   std::size_t photo;
   int index;
@@ -186,7 +225,16 @@ struct Totals {
   std::size_t photos = 0, lm_faces = 0, rec_faces = 0;
   double score_diff = 0, enc_diff = 0, lm_diff = 0, desc_diff = 0, min_cos = 1;
   int check_failures = 0, rect_mismatches = 0;
+  // against face-api itself
+  std::size_t fa_photos = 0, fa_faces = 0, fa_aligned_same = 0;
+  int fa_failures = 0;
+  double fa_min_iou = 1, fa_score_diff = 0, fa_desc_diff = 0, fa_min_cos = 1, fa_dist_diff = 0;
 };
+
+// Tolerances against face-api itself (tfjs float32 on the same decoded pixels): the same
+// faces (IoU of boxes, as the issue asks) and descriptors.
+constexpr double kFaceApiIou = 0.95;
+constexpr double kFaceApiCosine = 0.9999;
 
 void draw_landmarks(face::Image& img, const std::array<face::Point, 68>& pts) {
   for (const auto& p : pts)
@@ -215,11 +263,22 @@ int run(const Options& opt, const fs::path& pkg) {
 
   std::vector<Face> faces;
   Totals tot;
+  // face-api's own results: --faceapi FILE, or with --check on the sample photos the
+  // committed fixture next to this program's sources.
+  std::string faceapi_file = opt.faceapi.string();
+  const fs::path fixture = fs::path(__FILE__).parent_path() / "face" / "faceapi_samples.json";
+  if (faceapi_file.empty() && opt.check && opt.default_photos && fs::exists(fixture)) faceapi_file = fixture.string();
+  std::optional<std::map<std::string, std::vector<FaceApiFace>>> faceapi;
+  if (!faceapi_file.empty()) faceapi = load_faceapi(faceapi_file);
   for (std::size_t p = 0; p < opt.photos.size(); ++p) {
     const fs::path& path = opt.photos[p];
     t = Clock::now();
     face::Image img = face::load_image(path);
     const double decode_ms = ms_since(t);
+    if (!opt.save_rgb.empty()) {
+      fs::create_directories(opt.save_rgb);
+      face::write_ppm(opt.save_rgb / (path.stem().string() + ".ppm"), img);
+    }
     t = Clock::now();
     const face::Image input = face::detector_input(img);
     tot.pre_det_ms += ms_since(t);
@@ -317,6 +376,43 @@ int run(const Options& opt, const fs::path& pkg) {
       tot.desc_diff = std::max(tot.desc_diff, dd);
       tot.min_cos = std::min(tot.min_cos, cmin);
     }
+    if (faceapi) {
+      const auto it = faceapi->find(path.stem().string());
+      if (it == faceapi->end()) {
+        std::printf("  face-api: no results for %s in %s\n", path.stem().string().c_str(), faceapi_file.c_str());
+      } else {
+        const auto& ref = it->second;
+        ++tot.fa_photos;
+        bool ok = ref.size() == pf.size();
+        double min_iou = 1, sd = 0, dd = 0, cmin = 1;
+        std::size_t same_aligned = 0;
+        for (const auto& f : pf) {
+          // the face-api face with the best IoU
+          const FaceApiFace* best = nullptr;
+          double bi = -1;
+          for (const auto& r : ref)
+            if (const double v = face::iou(f.det.box, r.box); v > bi) bi = v, best = &r;
+          if (!best) continue;
+          min_iou = std::min(min_iou, bi);
+          sd = std::max(sd, std::abs(best->score - f.det.score));
+          same_aligned += best->aligned.x == f.aligned.x && best->aligned.y == f.aligned.y &&
+                          best->aligned.w == f.aligned.w && best->aligned.h == f.aligned.h;
+          dd = std::max(dd, max_abs_diff(best->descriptor, f.descriptor));
+          cmin = std::min(cmin, face::cosine_similarity(best->descriptor, f.descriptor));
+        }
+        ok = ok && min_iou >= kFaceApiIou && cmin >= kFaceApiCosine;
+        tot.fa_failures += !ok;
+        tot.fa_faces += pf.size();
+        tot.fa_aligned_same += same_aligned;
+        tot.fa_min_iou = std::min(tot.fa_min_iou, min_iou);
+        tot.fa_score_diff = std::max(tot.fa_score_diff, sd);
+        tot.fa_desc_diff = std::max(tot.fa_desc_diff, dd);
+        tot.fa_min_cos = std::min(tot.fa_min_cos, cmin);
+        std::printf("  vs face-api itself: %s; faces %zu vs %zu, min IoU %.6f, max |score diff| %.2g, aligned crops "
+                    "identical %zu/%zu, max |descriptor diff| %.2g, min cosine %.8f\n",
+                    ok ? "OK" : "DIFFERENT", pf.size(), ref.size(), min_iou, sd, same_aligned, pf.size(), dd, cmin);
+      }
+    }
     if (opt.images) {
       std::vector<face::Detection> aligned;
       for (const auto& f : pf) {
@@ -374,6 +470,12 @@ int run(const Options& opt, const fs::path& pkg) {
     std::printf("  pre-processing, not included above: pad + resize to 512x512 %.2f ms per photo; crops + resizes "
                 "to 112x112 and 150x150 %.2f ms per photo\n",
                 tot.pre_det_ms / tot.photos, tot.pre_face_ms / tot.photos);
+  if (tot.fa_photos)
+    std::printf("\nvs face-api 1.7.15 itself (tfjs CPU backend, same pixels), %zu photo(s), %zu face(s): min IoU %.6f "
+                "(min %.2f), max |score diff| %.2g, aligned crops identical %zu/%zu, max |descriptor diff| %.2g, min "
+                "cosine %.8f (min %.4f): %s\n",
+                tot.fa_photos, tot.fa_faces, tot.fa_min_iou, kFaceApiIou, tot.fa_score_diff, tot.fa_aligned_same,
+                tot.fa_faces, tot.fa_desc_diff, tot.fa_min_cos, kFaceApiCosine, tot.fa_failures ? "DIFFERENT" : "OK");
   if (opt.check) {
     std::printf("\ncheck vs plain reference, %zu photo(s): max |diff| score %.2g (tol %.0e), box encoding/logit %.2g "
                 "(tol %.0e), landmarks %.2g (tol %.0e), descriptor %.2g (tol %.0e); min cosine %.8f (min %.4f); "
@@ -381,9 +483,9 @@ int run(const Options& opt, const fs::path& pkg) {
                 tot.photos, tot.score_diff, kScoreTol, tot.enc_diff, kEncodingTol, tot.lm_diff, kLandmarkTol,
                 tot.desc_diff, kDescriptorTol, tot.min_cos, kCosineMin, tot.rect_mismatches,
                 tot.check_failures ? "FAILED" : "OK");
-    return tot.check_failures ? 1 : 0;
+    return tot.check_failures || tot.fa_failures ? 1 : 0;
   }
-  return 0;
+  return tot.fa_failures ? 1 : 0;
 }
 
 }  // namespace
@@ -391,6 +493,7 @@ int run(const Options& opt, const fs::path& pkg) {
 int main(int argc, char** argv) try {
   Options opt = parse(argc, argv);
   const fs::path pkg = ensure_assets(opt.assets);
+  opt.default_photos = opt.photos.empty();
   if (opt.photos.empty())
     for (int i = 1; i <= 6; ++i) opt.photos.push_back(pkg / "demo" / ("sample" + std::to_string(i) + ".jpg"));
   switch (opt.algo) {

@@ -7,7 +7,8 @@
 #
 # DEST defaults to ${SINTER_FACE_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/sinter/face-api}.
 # Afterwards DEST/package/model holds ssd_mobilenetv1_model* and
-# face_recognition_model*, DEST/package/demo holds sample1.jpg ... sample6.jpg.
+# face_recognition_model*, DEST/package/demo holds sample1.jpg ... sample6.jpg and
+# DEST/package/dist/face-api.js is face-api itself (for faceapi_reference.cjs).
 # Needs npm (Debian: apt-get install npm) and access to the npm registry. Does nothing
 # when the files are already there.
 set -euo pipefail
@@ -26,6 +27,7 @@ wanted=(
   package/model/face_landmark_68_model.bin
   package/demo/sample1.jpg package/demo/sample2.jpg package/demo/sample3.jpg
   package/demo/sample4.jpg package/demo/sample5.jpg package/demo/sample6.jpg
+  package/dist/face-api.js
   package/LICENSE
 )
 

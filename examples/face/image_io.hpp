@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -83,6 +84,19 @@ inline void write_png_with_boxes(const std::filesystem::path& path, const Image&
   if (more) draw(*more, more_color ? more_color : kYellow);
   if (!stbi_write_png(path.string().c_str(), img.width, img.height, 3, out.data(), img.width * 3))
     throw error(path.string() + ": cannot write PNG");
+}
+
+/// Writes `img` (values rounded and clamped to [0, 255]) as a binary PPM (P6). Throws
+/// face::error when the file cannot be written.
+inline void write_ppm(const std::filesystem::path& path, const Image& img) {
+  std::FILE* f = std::fopen(path.string().c_str(), "wb");
+  if (!f) throw error(path.string() + ": cannot write");
+  std::fprintf(f, "P6\n%d %d\n255\n", img.width, img.height);
+  std::vector<uint8_t> out(img.rgb.size());
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<uint8_t>(std::clamp(std::lround(img.rgb[i]), 0L, 255L));
+  const bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+  if (std::fclose(f) != 0 || !ok) throw error(path.string() + ": cannot write");
 }
 
 }  // namespace face
