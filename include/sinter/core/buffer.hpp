@@ -34,6 +34,9 @@ class aligned_buffer {
       size_ = size;
       return;
     }
+    constexpr std::size_t max_floats = (static_cast<std::size_t>(-1) - alignment) / sizeof(float);
+    detail::check(static_cast<std::size_t>(size) <= max_floats, "aligned_buffer: ", size,
+                  " floats overflow the byte count (at most ", max_floats, ")");
     const std::size_t bytes = (static_cast<std::size_t>(size) * sizeof(float) + alignment - 1) / alignment * alignment;
     void* p = std::aligned_alloc(alignment, bytes);
     if (!p) throw std::bad_alloc();

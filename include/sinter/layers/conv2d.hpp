@@ -82,7 +82,8 @@ class Conv2D {
     check(p_.dilation.h > 0 && p_.dilation.w > 0, name, ": dilation must be positive, got ", p_.dilation.h, "x",
           p_.dilation.w);
     check(p_.pad.top >= 0 && p_.pad.bottom >= 0 && p_.pad.left >= 0 && p_.pad.right >= 0, name,
-          ": padding must be non-negative");
+          ": padding must be non-negative, got (top, bottom, left, right) = (", p_.pad.top, ", ", p_.pad.bottom, ", ",
+          p_.pad.left, ", ", p_.pad.right, ")");
     kh_ = filter.kh;
     kw_ = filter.kw;
     cin_g_ = filter.in;
