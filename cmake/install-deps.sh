@@ -13,7 +13,7 @@ set -euo pipefail
 
 host_pkgs=(cmake ninja-build g++ libxsimd-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libstb-dev)
 cross_arch=arm64
-cross_pkgs=(g++-aarch64-linux-gnu qemu-user "libxsimd-dev:${cross_arch}" "libbenchmark-dev:${cross_arch}")
+cross_pkgs=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu python3 qemu-user "libxsimd-dev:${cross_arch}" "libbenchmark-dev:${cross_arch}")
 
 want_cross=0
 want_npm=0

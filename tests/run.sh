@@ -222,6 +222,19 @@ run_build() {
     detail[$b]+="; $bench_count bench binaries ran; examples built"
   fi
 
+  if [[ $b == aarch64 ]]; then
+    # The NEON micro-kernel's inner K loop, from its machine code: >= 75% fmla and
+    # no instruction added by a 5-op epilogue chain.
+    section "aarch64: micro-kernel instruction mix"
+    if ! { aarch64-linux-gnu-g++ -std=c++20 -O2 -march=armv8-a -I include -c bench/tools/microkernel_tu.cpp \
+             -o "build/$b/microkernel_tu.o" &&
+           python3 bench/tools/microkernel_mix.py aarch64-linux-gnu-objdump "build/$b/microkernel_tu.o"; }; then
+      status[$b]=FAIL; seconds[$b]=$((SECONDS - t0)); detail[$b]+="; micro-kernel instruction mix below the bar"
+      return 1
+    fi
+    detail[$b]+="; micro-kernel mix checked"
+  fi
+
   status[$b]=PASS; seconds[$b]=$((SECONDS - t0))
   return 0
 }
