@@ -1,7 +1,7 @@
 // The face example's pre- and post-processing (examples/face/image.hpp and
 // postprocess.hpp) against values worked out by hand from face-api's and tfjs's
 // definitions: padding to a square, bilinear resizing, SSD box decoding, NMS, boxes in
-// photo pixels, crops and distances.
+// photo pixels, crops, landmarks, the alignment box and distances.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -154,10 +154,6 @@ TEST_CASE("face descriptors: Euclidean distance and cosine similarity") {
   CHECK(face::cosine_similarity(a, b) == 0.0);
   CHECK(face::cosine_similarity(a, z) == 0.0);
 }
-
-// landmarks.hpp's post-processing is header code next to the net; its inputs here are
-// made up, so the net's weights are never needed.
-#include "../examples/face/landmarks.hpp"
 
 TEST_CASE("face landmarks: outputs relative to the padded square -> photo pixels") {
   // A 50 x 100 crop (portrait): scaled to 56 x 112, padded by 28 on the left and right.

@@ -1,6 +1,7 @@
 // examples/face/landmarks.hpp - face-api's 68-point face landmark net
-// (face_landmark_68_model) with every conv and the fc layer a fused sinter layer, and
-// the landmark-based face alignment face-api applies before computing descriptors.
+// (face_landmark_68_model) with every conv and the fc layer a fused sinter layer. Its
+// outputs become landmarks and the alignment box in postprocess.hpp
+// (landmark_positions, align_dlib).
 //
 // Architecture (face-api 1.7.15, src/faceFeatureExtractor/, src/faceLandmarkNet/):
 // input 112x112x3 RGB in [0, 255] (the face crop padded to a square, centred),
@@ -38,11 +39,6 @@
 #include "weights.hpp"
 
 namespace face {
-
-/// A point in pixels.
-struct Point {
-  double x = 0, y = 0;
-};
 
 /// The 68-point landmark net as fused sinter layers; run() maps a batch of 112x112
 /// faces to 136 outputs each (x0, y0, x1, y1, ... relative to the padded square).
@@ -232,45 +228,6 @@ class Landmarker {
 /// The landmark net's input for one face crop: toBatchTensor(112, true).
 inline Image landmark_input(const Image& face_crop, int size = Landmarker::input_size) {
   return recognizer_input(face_crop, size);
-}
-
-/// The 68 landmarks in photo pixels from the net's outputs for a crop of crop_w x
-/// crop_h pixels taken for `detection` (FaceLandmark68NetBase.postProcess, then
-/// FaceLandmarks68 scaled to the crop and shifted by the detection box's corner, as
-/// extendWithFaceLandmarks does).
-inline std::array<Point, 68> landmark_positions(std::span<const float> out, int crop_w, int crop_h,
-                                                const Rect& detection, int input_size = Landmarker::input_size) {
-  const double scale = static_cast<double>(input_size) / std::max(crop_w, crop_h);
-  const double w = crop_w * scale, h = crop_h * scale;
-  const double pad_x = w < h ? std::abs(w - h) / 2 : 0, pad_y = h < w ? std::abs(w - h) / 2 : 0;
-  std::array<Point, 68> p;
-  for (int i = 0; i < 68; ++i) {
-    const double rx = (out[2 * i] * double(input_size) - pad_x) / w;
-    const double ry = (out[2 * i + 1] * double(input_size) - pad_y) / h;
-    p[i] = {rx * crop_w + detection.x, ry * crop_h + detection.y};
-  }
-  return p;
-}
-
-/// The box face-api crops for the descriptor (FaceLandmarks.alignDlib, as
-/// ComputeFaceDescriptorsTasks calls it): eyes' and mouth's centres; side =
-/// floor(mean eye-to-mouth distance / 0.45); corner at (centre.x - 0.5 side,
-/// centre.y - 0.43 side), floored and clamped at 0; extent min(side, crop + corner).
-inline Rect align_dlib(const std::array<Point, 68>& p, int crop_w, int crop_h) {
-  auto centre = [&](int from, int to) {
-    Point c;
-    for (int i = from; i < to; ++i) {
-      c.x += p[i].x;
-      c.y += p[i].y;
-    }
-    return Point{c.x / (to - from), c.y / (to - from)};
-  };
-  const Point le = centre(36, 42), re = centre(42, 48), mouth = centre(48, 68);
-  auto dist = [&](Point a) { return std::hypot(mouth.x - a.x, mouth.y - a.y); };
-  const double size = std::floor((dist(le) + dist(re)) / 2 / 0.45);
-  const Point ref{(le.x + re.x + mouth.x) / 3, (le.y + re.y + mouth.y) / 3};
-  const double x = std::floor(std::max(0.0, ref.x - 0.5 * size)), y = std::floor(std::max(0.0, ref.y - 0.43 * size));
-  return {x, y, std::min(size, crop_w + x), std::min(size, crop_h + y)};
 }
 
 }  // namespace face
