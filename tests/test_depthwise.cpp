@@ -1,54 +1,20 @@
 // depthwise_conv2d (the direct kernel of conv/depthwise.hpp) against the reference
 // conv2d with groups = C: channels 1, 3, 17, 33 and whole vectors (the partial last
 // vector, every channel-block width), images 1x1 / 2x3 / 13x7 / 112x112, filters 3x3,
-// 5x5, 1x1 and 2x3 as compile-time and run-time extents, stride 1 and 2 on odd sizes,
-// dilation 2, symmetric / asymmetric / TF 'SAME' padding, batch 3, epilogue chains
-// (per-channel, tensor, scalar and constant operands, relu / relu6 / clip), strided
-// views whose gaps and neighbouring channels must stay untouched, the filter layouts,
-// the narrower ISAs compiled into the same binary, and bad input.
+// 5x5, 1x1 and 2x3 as compile-time and run-time extents, stride 1, 2 and 3 on odd
+// sizes, dilation 2, symmetric / asymmetric / TF 'SAME' padding, batch 3, the filter
+// layouts, the value and type forms, the generic groups = C path, and bad input.
+// Chains, strided views, the narrower ISAs: test_depthwise_chains.cpp.
 //
 // Tolerance: the reference's (K + chain + 1) * FLT_EPSILON * sum|products| with
 // K = KH * KW (an FMA dot product of K terms, see reference.hpp).
 #include <doctest/doctest.h>
 
-#include "reference.hpp"
+#include "depthwise_cases.hpp"
 
 using namespace sinter_test;
 
 namespace {
-
-/// A depthwise case: a ConvCase with C_in = C_out = groups = c.
-ConvCase dw_case_of(index_t n, index_t h, index_t w, index_t c, index_t kh, index_t kw, index_t stride = 1,
-                    s::Padding pad = {}, index_t dilation = 1) {
-  ConvCase cc{.n = n, .h = h, .w = w, .cin = c, .cout = c, .kh = kh, .kw = kw};
-  cc.p.stride = stride;
-  cc.p.dilation = dilation;
-  cc.p.pad = pad;
-  cc.p.groups = c;
-  return cc;
-}
-
-s::DepthwiseParams dw_params(const s::Conv2DParams& p) { return {p.stride, p.dilation, p.pad}; }
-
-/// Builds DepthwiseConv2D<KernelSize, chain, Arch> (type form) from the case's OHWI
-/// [C, KH, KW, 1] filter, runs it into a guarded output and checks it against the
-/// reference. `make(operands)` gives the chain (or one op, or Epilogue<>{}).
-template <class KernelSize, class Arch = s::default_arch, class MakeChain>
-void dw_check(const ConvCase& cc, MakeChain&& make, const std::string& label = {}) {
-  const std::string what = "depthwise " + cc.name() + (label.empty() ? "" : ", " + label) + " [" + Arch::name() + "]";
-  Rng rng(seed_of(what));
-  ConvData d = make_conv_data(cc, rng);
-  REQUIRE_MESSAGE(d.acc.shape == cc.out_shape(), what);
-  Operands ops(rng, cc.out_shape());
-  auto chain = as_chain(make(ops));
-  const s::DepthwiseConv2D<KernelSize, decltype(chain), Arch> layer(s::depthwise_ohwi(d.w.data(), cc.cin, cc.kh, cc.kw),
-                                                                    dw_params(cc.p), chain);
-  const Buffer4 out = run_conv(layer, cc, d, what);
-  check_output(out.view(), d.acc, layer.epilogue(), what);
-}
-
-auto bare(Operands&) { return s::Epilogue<>{}; }
-auto bias(Operands& o) { return s::add(o.per_channel()); }
 
 /// The sweep of one filter extent: channel counts around the vector width, 1x1 / 2x3 /
 /// 13x7 images, stride 1 and 2, no / centred / asymmetric / TF SAME padding; the
@@ -82,9 +48,9 @@ TEST_CASE("depthwise 5x5") { kernel_sweep<5, 5>(); }
 TEST_CASE("depthwise 1x1") { kernel_sweep<1, 1>(); }
 TEST_CASE("depthwise 2x3") { kernel_sweep<2, 3>(); }
 
-TEST_CASE("depthwise: dilation 2, odd sizes, stride 1 and 2, asymmetric padding") {
+TEST_CASE("depthwise: dilation 2, odd sizes, stride 1, 2 and 3, asymmetric padding") {
   for (index_t c : sizes({3, 17, LANES + 1}))
-    for (index_t stride : {1, 2})
+    for (index_t stride : {1, 2, 3})
       for (const s::Padding& pad : {s::Padding(2), s::Padding(1, 2, 0, 3), s::Padding(0)}) {
         const ConvCase cc = dw_case_of(2, 11, 9, c, 3, 3, stride, pad, 2);
         SUBCASE(cc.name().c_str()) {
@@ -123,36 +89,6 @@ TEST_CASE("depthwise: 112x112 images (MobileNet shapes)") {
   SUBCASE("5x5 stride 2 SAME, odd 113x111, C = 33") {
     const ConvCase cc = dw_case_of(1, 113, 111, 33, 5, 5, 2, s::same_padding(113, 111, 5, 5, 2));
     dw_check<s::Kernel<5, 5>>(cc, bias);
-  }
-}
-
-TEST_CASE("depthwise: epilogue chains, every op and operand kind") {
-  // Full and partial channel vectors, full and short pixel blocks, border rows/columns.
-  const index_t c = 2 * LANES + 3;
-  for (index_t stride : {1, 2}) {
-    const ConvCase cc = dw_case_of(2, 9, 11, c, 3, 3, stride, s::Padding(1, 1, 1, 1));
-    SUBCASE(("stride " + std::to_string(stride)).c_str()) {
-      dw_check<s::Kernel<3, 3>>(cc, bare, "no chain");
-      dw_check<s::Kernel<3, 3>>(cc, [](Operands& o) {
-        return s::mul(o.per_channel(positive)) | s::add(o.per_channel()) | s::relu6();
-      }, "folded batch-norm + relu6");
-      dw_check<s::Kernel<3, 3>>(cc, [](Operands& o) {
-        return s::add(o.per_channel()) | s::add(o.tensor(unit, operand_layout)) | s::relu();
-      }, "bias + residual (strided) + relu");
-      dw_check<s::Kernel<3, 3>>(cc, [](Operands& o) {
-        return s::sub(o.per_channel()) | s::div(o.per_channel(divisor)) | s::clip(-0.5f, 0.75f);
-      }, "sub, div per channel, clip");
-      dw_check<s::Kernel<3, 3>>(cc, [](Operands& o) {
-        return s::mul(o.tensor()) | s::rsub(0.25f) | s::mul(s::constant<2.f>) | s::add(o.tensor(wide)) |
-               s::ClipTo<-1.f, 1.f>{};
-      }, "tensor mul, rsub scalar, constant, tensor add, ClipTo");
-      dw_check<s::Kernel<3, 3>>(cc, [](Operands& o) {
-        return s::add(o.per_channel(positive)) | s::rdiv(o.tensor(positive)) | s::sub(s::scalar(0.5f));
-      }, "rdiv by the accumulator");
-      dw_check<s::Kernel<s::dynamic, s::dynamic>>(cc, [](Operands& o) {
-        return s::mul(o.per_channel(positive)) | s::add(o.per_channel()) | s::add(o.tensor()) | s::relu6();
-      }, "run-time extent, 4-op chain");
-    }
   }
 }
 
@@ -210,52 +146,6 @@ TEST_CASE("depthwise: filter layouts give the same output, bit for bit") {
     const Buffer4 o = run_conv(layer, cc, d, names[i]);
     CHECK_MESSAGE(same_bits(o.dense(), r.dense()), names[i]);
   }
-}
-
-TEST_CASE("depthwise: strided views, channel slices; gaps and neighbouring channels untouched") {
-  const index_t c = 2 * LANES + 1;
-  const Layout in_layouts[] = {Layout{.pixel_pad = 3}, Layout{.pixel_pad = 2, .c0 = 5, .row_pad = 7, .image_pad = 11}};
-  const Layout out_layouts[] = {Layout{.pixel_pad = 1}, Layout{.pixel_pad = LANES + 3, .c0 = 3, .row_pad = 5},
-                                Layout{.pixel_pad = 0, .c0 = 1, .image_pad = 9}};
-  for (index_t cc_c : sizes({3, c}))
-    for (index_t stride : {1, 2})
-      for (const Layout& il : in_layouts)
-        for (const Layout& ol : out_layouts) {
-          ConvCase cc = dw_case_of(2, 13, 7, cc_c, 3, 3, stride, s::same_padding(13, 7, 3, 3, stride));
-          cc.in_layout = il;
-          cc.out_layout = ol;
-          SUBCASE(cc.name().c_str()) {
-            // run_conv checks that no float outside the output view changed (the gaps
-            // and the channels of the slice's neighbours hold a NaN sentinel) and that
-            // every element of the view was written; the NaN in the input's gaps would
-            // reach the output if the kernel read them.
-            dw_check<s::Kernel<3, 3>>(cc, [](Operands& o) {
-              return s::mul(o.per_channel(positive)) | s::add(o.tensor(unit, operand_layout)) | s::relu6();
-            });
-          }
-        }
-}
-
-TEST_CASE("depthwise: narrower ISAs compiled into the same binary") {
-  auto sweep = [](auto arch_tag) {
-    using Arch = decltype(arch_tag);
-    for (index_t c : sizes({1, 3, 17, 33}))
-      for (index_t stride : {1, 2}) {
-        const ConvCase cc = dw_case_of(2, 13, 7, c, 3, 3, stride, s::same_padding(13, 7, 3, 3, stride));
-        dw_check<s::Kernel<3, 3>, Arch>(cc, [](Operands& o) {
-          return s::mul(o.per_channel(positive)) | s::add(o.tensor()) | s::relu6();
-        });
-        const ConvCase c5 = dw_case_of(1, 9, 8, c, 5, 5, stride, s::Padding(2, 1, 2, 1), 1);
-        dw_check<s::Kernel<s::dynamic, s::dynamic>, Arch>(c5, bias);
-      }
-  };
-  sweep(s::default_arch{});
-#if XSIMD_WITH_AVX512F && XSIMD_WITH_FMA3_AVX2
-  sweep(xsimd::fma3<xsimd::avx2>{});
-#endif
-#if XSIMD_WITH_SSE4_2
-  sweep(xsimd::sse4_2{});
-#endif
 }
 
 TEST_CASE("depthwise through conv2d groups = C (generic path) agrees with the direct kernel") {

@@ -7,20 +7,27 @@
 // Loop nest, per image n and output row oh:
 //   [left border columns]  [interior columns, P pixels at a time]  [right border columns]
 //     for each block of P output pixels of the row
-//       for each block of V channel vectors      (then V/2, ..., 1 vectors, then the
+//       for each block of V channel vectors      (then single vectors, then the
 //                                                 partial last vector, masked)
-//         P x V accumulators in registers; for each tap (ky, kx): V weight vectors
-//         loaded once, P * V FMAs with the input vectors of the P pixels; then the
-//         epilogue chain on the accumulators and one store per vector.
-// The weights of a tap are reused by the P pixels of the register block; the input of
-// a pixel is read once per tap (KH*KW times in all, from L1: the rows stay there).
-// Interior pixels (every tap inside the input) run a tap loop without any bounds check,
-// fully unrolled when the filter extent is in the type (Kernel<3, 3>, Kernel<5, 5>).
+//         P x V accumulators in registers; the taps (below); then the epilogue chain
+//         on the accumulators and one store per vector.
+// Interior pixels (every tap inside the input) have no bounds checks. With the filter
+// extent in the type (Kernel<3, 3>, Kernel<5, 5>), stride 1 or 2 and no dilation along
+// the row, the taps run as a sliding window: per filter row, its KW weight vectors stay
+// in registers and each input vector of the row is loaded once and feeds every (pixel,
+// tap) that reads it (for 3x3 stride 1, P = 8: 10 input loads per 24 FMAs instead of
+// 24); fully unrolled. Otherwise (run-time extent, dilation along the row, stride > 2,
+// the partial last channel vector) they run tap-major: one tap's weight vectors loaded
+// once and reused by the P pixels.
 // Border pixels clip the tap rectangle to the input once per pixel block and run the
-// same loop over the clipped rectangle: taps in the padding are skipped, never loaded,
-// so padding is exactly zero (as TF and PyTorch define it).
-// Same scheme as the direct depthwise kernels of XNNPACK (src/f32-dwconv) and oneDNN
-// (jit_uni_dw_conv_kernel: channel blocks in the lanes, ur_w output pixels per step).
+// tap-major loop over the clipped rectangle: taps in the padding are skipped, never
+// loaded, so padding is exactly zero (as TF and PyTorch define it). Every output element
+// sums its products in (ky, kx) order on every path.
+// The scheme of the direct depthwise kernels of XNNPACK (src/f32-dwconv) and oneDNN
+// (jit_uni_dw_conv_kernel: channel blocks in the lanes, ur_w output pixels per step);
+// the sliding window is the register reuse of direct convolution along the row
+// (e.g. Zhang, Franchetti, Low, "High Performance Zero-Memory Overhead Direct
+// Convolutions", ICML 2018).
 #pragma once
 
 #include <algorithm>
@@ -48,8 +55,8 @@ struct DepthwiseParams {
 
 /// Register tile of the depthwise kernel for `Arch`: `px` output pixels (a power of two)
 /// and `acc` accumulator vectors in all, so a tile of P pixels holds V = acc / P channel
-/// vectors (at least 1, at most acc / 2). With V weight vectors and the chain's
-/// per-channel operands it fits the register file:
+/// vectors (at least 1, at most acc / 2); `regs`, the vector registers, caps V where the
+/// filter row's weights must stay in registers too (sliding-window tiles):
 ///   AVX-512 (32 zmm), NEON64 (32 q):  8 pixels x 2 vectors (16 accumulators)
 ///   AVX2, SSE4.2 (16 registers):      4 pixels x 2 vectors (8 accumulators)
 /// Narrower pixel blocks (the end of a row, border rows) hold more channel vectors, so
@@ -58,12 +65,14 @@ template <class Arch, class = void>
 struct depthwise_tile {
   static constexpr int px = 4;
   static constexpr int acc = 8;
+  static constexpr int regs = 16;
 };
 
 template <class Arch>
 struct depthwise_tile<Arch, std::enable_if_t<std::is_base_of_v<xsimd::avx512f, Arch>>> {
   static constexpr int px = 8;
   static constexpr int acc = 16;
+  static constexpr int regs = 32;
 };
 
 #if XSIMD_WITH_NEON64
@@ -71,6 +80,7 @@ template <>
 struct depthwise_tile<xsimd::neon64> {
   static constexpr int px = 8;
   static constexpr int acc = 16;
+  static constexpr int regs = 32;
 };
 #endif
 
@@ -118,6 +128,40 @@ struct Call {
   index_t row_step = 0, col_step = 0, pix_step = 0;
 };
 
+/// The Call of `w` on `in` -> `out` (shapes already checked against each other).
+inline Call make_call(const TensorView<const float>& in, const TensorView<float>& out, const PackedDepthwise& w,
+                      const DepthwiseParams& p) noexcept {
+  Call g;
+  g.in = in.data;
+  g.in_sn = in.stride_n;
+  g.in_sh = in.stride_h;
+  g.in_sw = in.stride_w;
+  g.out = out.data;
+  g.out_sn = out.stride_n;
+  g.out_sh = out.stride_h;
+  g.out_sw = out.stride_w;
+  g.w = w.data.data();
+  g.cp = w.cp;
+  g.c = w.c;
+  g.kh = w.kh;
+  g.kw = w.kw;
+  g.n = in.shape.n;
+  g.ih = in.shape.h;
+  g.iw = in.shape.w;
+  g.oh = out.shape.h;
+  g.ow = out.shape.w;
+  g.sh = p.stride.h;
+  g.sw = p.stride.w;
+  g.dh = p.dilation.h;
+  g.dw = p.dilation.w;
+  g.pt = p.pad.top;
+  g.pl = p.pad.left;
+  g.row_step = g.dh * g.in_sh;
+  g.col_step = g.dw * g.in_sw;
+  g.pix_step = g.sw * g.in_sw;
+  return g;
+}
+
 /// The taps [y0, y1) x [x0, x1) of the filter that fall inside the input.
 struct Taps {
   index_t y0 = 0, y1 = 0, x0 = 0, x1 = 0;
@@ -131,16 +175,36 @@ inline void clip_taps(index_t pos0, index_t size, index_t K, index_t d, index_t&
   if (k1 < k0) k1 = k0;
 }
 
-/// Vectors per tile of P pixels: acc / P, within [1, acc / 2].
-template <class Arch, int P>
-inline constexpr int tile_vectors = std::clamp(depthwise_tile<Arch>::acc / P, 1, depthwise_tile<Arch>::acc / 2);
+/// How a pixel block walks the filter taps:
+///   clipped (-1)  the run-time tap rectangle `t` (border pixels and border rows)
+///   taps (0)      every tap of the filter, inside the input: tap-major, one weight
+///                 vector per tap reused by the P pixels (run-time extent, dilation
+///                 along the row, stride > 2)
+///   S > 0         every tap, inside the input, stride S along the row, no dilation
+///                 along the row, compile-time extent: input-column-major ("sliding
+///                 window"): each input vector of a filter row is loaded once and feeds
+///                 the FMAs of every (pixel, tap) that reads it, with the filter row's
+///                 KW weight vectors in registers. Loads per FMA fall from 1 + 1/P to
+///                 (S*(P-1) + KW + KW) / (P*KW), e.g. 0.54 for 3x3, P = 8, stride 1.
+inline constexpr int clipped = -1, all_taps = 0;
+
+/// Vectors per tile of P pixels for `Mode`: acc / P within [1, acc / 2]; halved while
+/// the sliding-window tile (P*V accumulators, KW*V weights, an input vector, a spare)
+/// would not fit the register file.
+template <class T, int KW, int Mode, int P>
+constexpr int tile_vectors() noexcept {
+  int v = std::clamp(T::acc / P, 1, T::acc / 2);
+  if constexpr (Mode > 0)
+    while (v > 1 && P * v + KW * v + 2 > T::regs) v /= 2;
+  return v;
+}
 
 /// One register tile: P output pixels (of one row, consecutive columns) x V channel
 /// vectors starting at channel c. `base`: element offset in the input of tap (0, 0) of
-/// pixel 0, channel 0 (may lie outside the input: only taps in `t` are read). `out`: the
-/// P output pixels, channel 0. Partial: one vector of `count` < lanes channels, read and
-/// written masked. KH, KW > 0 and Full: the taps are the whole filter, unrolled.
-template <class Arch, int KH, int KW, int P, int V, bool Full, bool Partial, class Epi>
+/// pixel 0, channel 0 (may lie outside the input: only the taps of `Mode` are read).
+/// `out`: the P output pixels, channel 0. Partial: one vector of `count` < lanes
+/// channels, read and written masked.
+template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, class Epi>
 [[gnu::always_inline]] inline void tile(const Call& g, index_t base, float* const* out, const RowCoord* rows,
                                         index_t c, const Taps& t, int count, const Epi& epi) noexcept {
   using B = xsimd::batch<float, Arch>;
@@ -153,25 +217,47 @@ template <class Arch, int KH, int KW, int P, int V, bool Full, bool Partial, cla
     detail::static_for<V>([&](auto j) SINTER_INLINE { acc[p][j] = B(0.f); });
   });
 
-  // acc[p][j] += in[pixel p, tap (ky, kx), c + j*L ...] * w[ky, kx, c + j*L ...]
-  auto tap = [&](index_t ky, index_t kx) SINTER_INLINE {
-    const float* wp = g.w + (ky * kw + kx) * g.cp + c;
-    const float* ip = g.in + (base + ky * g.row_step + kx * g.col_step + c);
-    B wv[V];
-    detail::static_for<V>([&](auto j) SINTER_INLINE { wv[j] = B::load_aligned(wp + j * L); });
-    detail::static_for<P>([&](auto p) SINTER_INLINE {
-      detail::static_for<V>([&](auto j) SINTER_INLINE {
-        const float* src = ip + p * g.pix_step + j * L;
-        const B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
-        acc[p][j] = xsimd::fma(x, wv[j], acc[p][j]);
+  if constexpr (Mode > 0 && !Partial) {
+    // Sliding window along the row. Pixel p, tap kx reads input column p*S + kx of the
+    // block; the FMAs of each output element still run in (ky, kx) order, as below.
+    constexpr int S = Mode, J = S * (P - 1) + KW;
+    static_assert(KH > 0 && KW > 0, "the sliding-window tile needs a compile-time filter extent");
+    // A run-time loop over filter rows keeps one row's weights live at a time (an
+    // unrolled one lets the compiler hoist every row's weight loads and spill).
+#pragma GCC unroll 1
+    for (index_t ky = 0; ky < KH; ++ky) {
+      const float* wp = g.w + ky * KW * g.cp + c;
+      const float* ip = g.in + (base + ky * g.row_step + c);
+      B wv[KW][V];
+      detail::static_for<KW>([&](auto kx) SINTER_INLINE {
+        detail::static_for<V>([&](auto j) SINTER_INLINE { wv[kx][j] = B::load_aligned(wp + kx * g.cp + j * L); });
       });
-    });
-  };
-  if constexpr (Full && KH > 0 && KW > 0) {
-    detail::static_for<KH>([&](auto ky) SINTER_INLINE {
-      detail::static_for<KW>([&](auto kx) SINTER_INLINE { tap(ky, kx); });
-    });
+      detail::static_for<J>([&](auto col) SINTER_INLINE {
+        constexpr int x0 = decltype(col)::value;
+        detail::static_for<V>([&](auto j) SINTER_INLINE {
+          const B x = B::load_unaligned(ip + x0 * g.in_sw + j * L);
+          detail::static_for<KW>([&](auto kx) SINTER_INLINE {
+            constexpr int d = x0 - decltype(kx)::value;
+            if constexpr (d >= 0 && d % S == 0 && d / S < P) acc[d / S][j] = xsimd::fma(x, wv[kx][j], acc[d / S][j]);
+          });
+        });
+      });
+    }
   } else {
+    // Tap-major: acc[p][j] += in[pixel p, tap (ky, kx), c + j*L ...] * w[ky, kx, c + j*L ...]
+    auto tap = [&](index_t ky, index_t kx) SINTER_INLINE {
+      const float* wp = g.w + (ky * kw + kx) * g.cp + c;
+      const float* ip = g.in + (base + ky * g.row_step + kx * g.col_step + c);
+      B wv[V];
+      detail::static_for<V>([&](auto j) SINTER_INLINE { wv[j] = B::load_aligned(wp + j * L); });
+      detail::static_for<P>([&](auto p) SINTER_INLINE {
+        detail::static_for<V>([&](auto j) SINTER_INLINE {
+          const float* src = ip + p * g.pix_step + j * L;
+          const B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
+          acc[p][j] = xsimd::fma(x, wv[j], acc[p][j]);
+        });
+      });
+    };
     for (index_t ky = t.y0; ky < t.y1; ++ky)
       for (index_t kx = t.x0; kx < t.x1; ++kx) tap(ky, kx);
   }
@@ -192,21 +278,20 @@ template <class Arch, int KH, int KW, int P, int V, bool Full, bool Partial, cla
   }
 }
 
-/// Channel vectors [c, ...) of a pixel block in tiles of V vectors, then V/2, ..., 1.
-template <class Arch, int KH, int KW, int P, int V, bool Full, class Epi>
+/// Channel vectors [c, ...) of a pixel block in tiles of V vectors, then of 1.
+template <class Arch, int KH, int KW, int Mode, int P, int V, class Epi>
 [[gnu::always_inline]] inline void channel_blocks(const Call& g, index_t base, float* const* out, const RowCoord* rows,
                                                   index_t& c, const Taps& t, const Epi& epi) noexcept {
   constexpr index_t step = V * static_cast<index_t>(xsimd::batch<float, Arch>::size);
-  for (; c + step <= g.c; c += step) tile<Arch, KH, KW, P, V, Full, false>(g, base, out, rows, c, t, 0, epi);
-  if constexpr (V > 1) channel_blocks<Arch, KH, KW, P, V / 2, Full>(g, base, out, rows, c, t, epi);
+  for (; c + step <= g.c; c += step) tile<Arch, KH, KW, Mode, P, V, false>(g, base, out, rows, c, t, 0, epi);
+  if constexpr (V > 1) channel_blocks<Arch, KH, KW, Mode, P, 1>(g, base, out, rows, c, t, epi);
 }
 
-/// All channels of P consecutive output pixels (n, oh, ow0 .. ow0 + P - 1), reading the
-/// taps `t` (Full: the whole filter, every tap inside the input).
-template <class Arch, int KH, int KW, int P, bool Full, class Epi>
-[[gnu::noinline]] void pixel_block(const Call& g, index_t n, index_t oh, index_t ow0, const Taps& t,
-                                   const Epi& epi) noexcept {
-  constexpr int V = tile_vectors<Arch, P>;
+/// All channels of P consecutive output pixels (n, oh, ow0 .. ow0 + P - 1).
+template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi>
+[[gnu::always_inline]] inline void pixel_block(const Call& g, index_t n, index_t oh, index_t ow0, const Taps& t,
+                                               const Epi& epi) noexcept {
+  constexpr int V = tile_vectors<Tile, KW, Mode, P>();
   RowCoord rows[P];
   float* out[P];
   for (int p = 0; p < P; ++p) {
@@ -215,16 +300,32 @@ template <class Arch, int KH, int KW, int P, bool Full, class Epi>
   }
   const index_t base = n * g.in_sn + (oh * g.sh - g.pt) * g.in_sh + (ow0 * g.sw - g.pl) * g.in_sw;
   index_t c = 0;
-  channel_blocks<Arch, KH, KW, P, V, Full>(g, base, out, rows, c, t, epi);
-  if (c < g.c) tile<Arch, KH, KW, P, 1, Full, true>(g, base, out, rows, c, t, static_cast<int>(g.c - c), epi);
+  channel_blocks<Arch, KH, KW, Mode, P, V>(g, base, out, rows, c, t, epi);
+  if (c < g.c) tile<Arch, KH, KW, Mode, P, 1, true>(g, base, out, rows, c, t, static_cast<int>(g.c - c), epi);
 }
 
-/// Output columns [ow, end) of one row in blocks of P pixels, then P/2, ..., 1.
-template <class Arch, int KH, int KW, int P, bool Full, class Epi>
-inline void column_blocks(const Call& g, index_t n, index_t oh, index_t& ow, index_t end, const Taps& t,
-                          const Epi& epi) noexcept {
-  for (; ow + P <= end; ow += P) pixel_block<Arch, KH, KW, P, Full>(g, n, oh, ow, t, epi);
-  if constexpr (P > 1) column_blocks<Arch, KH, KW, P / 2, Full>(g, n, oh, ow, end, t, epi);
+/// Output columns [ow, end) of one row in blocks of P pixels, then one of P/2, then
+/// single pixels (three tile widths keep the generated code small).
+template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi>
+[[gnu::always_inline]] inline void column_blocks(const Call& g, index_t n, index_t oh, index_t& ow, index_t end,
+                                                 const Taps& t, const Epi& epi) noexcept {
+  for (; ow + P <= end; ow += P) pixel_block<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, t, epi);
+  if constexpr (P / 2 > 1)
+    if (ow + P / 2 <= end) {
+      pixel_block<Arch, Tile, KH, KW, Mode, P / 2>(g, n, oh, ow, t, epi);
+      ow += P / 2;
+    }
+  if constexpr (P > 1)
+    for (; ow < end; ++ow) pixel_block<Arch, Tile, KH, KW, Mode, 1>(g, n, oh, ow, t, epi);
+}
+
+/// Output columns [ow, end) of row (n, oh), taps walked as `Mode` says.
+template <class Arch, class Tile, int KH, int KW, int Mode, class Epi>
+[[gnu::noinline]] void row_segment(const Call& g, index_t n, index_t oh, index_t ow, index_t end, const Taps& t,
+                                   const Epi& epi) noexcept {
+  constexpr int P = Tile::px;
+  static_assert(P > 0 && (P & (P - 1)) == 0, "depthwise_tile<Arch>::px must be a power of two");
+  column_blocks<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, end, t, epi);
 }
 
 /// First output position whose taps all lie at or after input position 0, and one past
@@ -239,30 +340,36 @@ inline void interior(index_t size, index_t out, index_t k, index_t s, index_t d,
 
 /// The whole depthwise conv2d of `g`, with the epilogue chain `epi` (validated by the
 /// caller against the output). KH, KW: the filter extent when known at compile time
-/// (0: run time, from g.kh and g.kw).
-template <class Arch, int KH, int KW, class Epi>
+/// (0: run time, from g.kh and g.kw). Tile: the register tile (see depthwise_tile).
+template <class Arch, int KH, int KW, class Tile = depthwise_tile<Arch>, class Epi>
 void run(const Call& g, const Epi& epi) noexcept {
-  constexpr int P = depthwise_tile<Arch>::px;
-  static_assert(P > 0 && (P & (P - 1)) == 0, "depthwise_tile<Arch>::px must be a power of two");
   index_t oh_lo, oh_hi, ow_lo, ow_hi;
   interior(g.ih, g.oh, g.kh, g.sh, g.dh, g.pt, oh_lo, oh_hi);
   interior(g.iw, g.ow, g.kw, g.sw, g.dw, g.pl, ow_lo, ow_hi);
+  // The interior's tap walk, chosen once per call.
+  auto inside = &row_segment<Arch, Tile, KH, KW, all_taps, Epi>;
+  if constexpr (KH > 0 && KW > 0) {
+    if (g.dw == 1 && g.sw == 1) inside = &row_segment<Arch, Tile, KH, KW, 1, Epi>;
+    if (g.dw == 1 && g.sw == 2) inside = &row_segment<Arch, Tile, KH, KW, 2, Epi>;
+  }
 
   for (index_t n = 0; n < g.n; ++n)
     for (index_t oh = 0; oh < g.oh; ++oh) {
       Taps t{0, g.kh, 0, g.kw};
       clip_taps(oh * g.sh - g.pt, g.ih, g.kh, g.dh, t.y0, t.y1);
-      // A border column: one pixel, its tap rectangle clipped in both directions.
+      const bool row_inside = oh >= oh_lo && oh < oh_hi;
+      // Border columns: one pixel each, the tap rectangle clipped in both directions.
       auto border = [&](index_t ow) {
         Taps tc = t;
         clip_taps(ow * g.sw - g.pl, g.iw, g.kw, g.dw, tc.x0, tc.x1);
-        pixel_block<Arch, KH, KW, 1, false>(g, n, oh, ow, tc, epi);
+        row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow, ow + 1, tc, epi);
       };
-      index_t ow = 0;
-      for (; ow < ow_lo; ++ow) border(ow);
-      if (oh >= oh_lo && oh < oh_hi) column_blocks<Arch, KH, KW, P, true>(g, n, oh, ow, ow_hi, t, epi);
-      else column_blocks<Arch, KH, KW, P, false>(g, n, oh, ow, ow_hi, t, epi);
-      for (; ow < g.ow; ++ow) border(ow);
+      for (index_t ow = 0; ow < ow_lo; ++ow) border(ow);
+      if (ow_lo < ow_hi) {
+        if (row_inside) inside(g, n, oh, ow_lo, ow_hi, t, epi);
+        else row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow_lo, ow_hi, t, epi);
+      }
+      for (index_t ow = ow_hi; ow < g.ow; ++ow) border(ow);
     }
 }
 

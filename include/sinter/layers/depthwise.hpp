@@ -149,35 +149,8 @@ class DepthwiseConv2D {
     detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
     detail::check_epilogue(epi_, out, name);
 
-    conv::dw::Call g;
-    g.in = in.data;
-    g.in_sn = in.stride_n;
-    g.in_sh = in.stride_h;
-    g.in_sw = in.stride_w;
-    g.out = out.data;
-    g.out_sn = out.stride_n;
-    g.out_sh = out.stride_h;
-    g.out_sw = out.stride_w;
-    g.w = packed_.data.data();
-    g.cp = packed_.cp;
-    g.c = packed_.c;
-    g.kh = packed_.kh;
-    g.kw = packed_.kw;
-    g.n = in.shape.n;
-    g.ih = in.shape.h;
-    g.iw = in.shape.w;
-    g.oh = expect.h;
-    g.ow = expect.w;
-    g.sh = p_.stride.h;
-    g.sw = p_.stride.w;
-    g.dh = p_.dilation.h;
-    g.dw = p_.dilation.w;
-    g.pt = p_.pad.top;
-    g.pl = p_.pad.left;
-    g.row_step = g.dh * g.in_sh;
-    g.col_step = g.dw * g.in_sw;
-    g.pix_step = g.sw * g.in_sw;
-    conv::dw::run<Arch, static_cast<int>(KernelSize::h), static_cast<int>(KernelSize::w)>(g, epi_);
+    conv::dw::run<Arch, static_cast<int>(KernelSize::h), static_cast<int>(KernelSize::w)>(
+        conv::dw::make_call(in, out, packed_, p_), epi_);
   }
 
   /// The layer `o` (its packed weights, moved) with its chain replaced by `epi`.
@@ -230,7 +203,7 @@ class DepthwiseConv2D {
 /// default) for a run-time extent.
 template <index_t KH = dynamic, index_t KW = KH>
 inline DepthwiseConv2D<Kernel<KH, KW>> depthwise_conv2d(const DepthwiseFilterView& filter,
-                                                           const DepthwiseParams& params = {}) {
+                                                        const DepthwiseParams& params = {}) {
   return {filter, params};
 }
 
