@@ -12,8 +12,8 @@ set(SINTER_ISA "native" CACHE STRING
 set_property(CACHE SINTER_ISA PROPERTY STRINGS native avx512 avx2 sse4.2 armv8 cortex-a76 none)
 
 set(SINTER_SANITIZE "OFF" CACHE STRING
-  "Sanitizers for sinter's tests and examples: OFF or address-undefined")
-set_property(CACHE SINTER_SANITIZE PROPERTY STRINGS OFF address-undefined)
+  "Sanitizers for sinter's tests and examples: OFF, address-undefined or thread")
+set_property(CACHE SINTER_SANITIZE PROPERTY STRINGS OFF address-undefined thread)
 
 # ISA -> (flag, target family, float lanes of xsimd's default batch).
 # The lane count lets the smoke test prove that the flag reached the compiler.
@@ -130,8 +130,13 @@ if(SINTER_SANITIZE STREQUAL "address-undefined")
   endif()
   # Lets a test shrink an exhaustive sweep in the (slower) sanitizer build.
   target_compile_definitions(sinter_sanitize_flags INTERFACE SINTER_TEST_SANITIZED=1)
+elseif(SINTER_SANITIZE STREQUAL "thread")
+  set(_sinter_san -fsanitize=thread -fno-omit-frame-pointer)
+  target_compile_options(sinter_sanitize_flags INTERFACE ${_sinter_san})
+  target_link_options(sinter_sanitize_flags INTERFACE ${_sinter_san})
+  target_compile_definitions(sinter_sanitize_flags INTERFACE SINTER_TEST_SANITIZED=1)
 elseif(NOT SINTER_SANITIZE STREQUAL "OFF" AND SINTER_SANITIZE)
-  message(FATAL_ERROR "SINTER_SANITIZE='${SINTER_SANITIZE}' is not one of: OFF address-undefined")
+  message(FATAL_ERROR "SINTER_SANITIZE='${SINTER_SANITIZE}' is not one of: OFF address-undefined thread")
 endif()
 
 message(STATUS "sinter: ISA=${SINTER_ISA} (${_sinter_isa_flag}), sanitize=${SINTER_SANITIZE}, "

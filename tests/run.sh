@@ -12,6 +12,7 @@
 #   avx2     -march=x86-64-v3   (only if the CPU runs it: AVX2, FMA, BMI1/2, F16C, MOVBE, LZCNT)
 #   sse42    -march=x86-64-v2   (SSE4.2, SSSE3, POPCNT, CX16)
 #   asan     -march=native, AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan     -march=native, ThreadSanitizer; only the executor tests (test_threads*)
 #   aarch64  cross-compiled NEON build, tests and benchmarks run under qemu-aarch64
 #
 # Benchmarks and examples are built in the first x86 build that runs (the
@@ -30,7 +31,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 jobs=${SINTER_JOBS:-2}
-all_builds="avx512 avx2 sse42 asan aarch64"
+all_builds="avx512 avx2 sse42 asan tsan aarch64"
 requested=${SINTER_TEST_BUILDS:-$all_builds}
 
 builds=()
@@ -94,14 +95,14 @@ lacks_x86_level() {
 # Prints why build $1 cannot run here, or nothing if it can.
 cannot_run() {
   case "$1" in
-    avx512|avx2|sse42|asan)
+    avx512|avx2|sse42|asan|tsan)
       if [[ $host_machine != x86_64 ]]; then echo "host is $host_machine, not x86_64"; return; fi ;;
   esac
   case "$1" in
     avx512) lacks_x86_level 4 ;;
     avx2)   lacks_x86_level 3 ;;
     sse42)  lacks_x86_level 2 ;;
-    asan)   ;;
+    asan|tsan) ;;
     aarch64)
       local t
       for t in aarch64-linux-gnu-g++ qemu-aarch64; do

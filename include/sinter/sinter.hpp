@@ -14,4 +14,5 @@
 #include "epilogue/operand.hpp"
 #include "layers/conv2d.hpp"
 #include "layers/depthwise.hpp"
+#include "layers/elementwise.hpp"
 #include "layers/linear.hpp"

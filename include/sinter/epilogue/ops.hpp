@@ -24,6 +24,20 @@ template <class B>
 inline B max_nan(B bound, B acc) noexcept { return xsimd::max(bound, acc); }
 template <class B>
 inline B min_nan(B bound, B acc) noexcept { return xsimd::min(bound, acc); }
+
+// IEEE 754 division, correctly rounded. xsimd 8.1 divides float batches on AArch64 with
+// the ARMv7 sequence (reciprocal estimate + 2 Newton steps, up to a few ulp off), though
+// AArch64 has a true vector divide (FDIV); call it directly there.
+template <class B>
+inline B ieee_div(B num, B den) noexcept {
+#if XSIMD_WITH_NEON64
+  if constexpr (std::is_same_v<typename B::arch_type, xsimd::neon64> &&
+                std::is_same_v<typename B::value_type, float>)
+    return B(vdivq_f32(num.data, den.data));
+  else
+#endif
+    return num / den;
+}
 }  // namespace detail
 
 /// acc + x
@@ -68,7 +82,7 @@ struct Div {
   O operand;
   static constexpr const char* name = "div";
   template <class B>
-  static B eval(B acc, B x) noexcept { return acc / x; }
+  static B eval(B acc, B x) noexcept { return detail::ieee_div(acc, x); }
 };
 
 /// x / acc (reversed division)
@@ -77,7 +91,7 @@ struct RDiv {
   O operand;
   static constexpr const char* name = "rdiv";
   template <class B>
-  static B eval(B acc, B x) noexcept { return x / acc; }
+  static B eval(B acc, B x) noexcept { return detail::ieee_div(x, acc); }
 };
 
 /// max(acc, 0), NaN propagating
