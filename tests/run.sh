@@ -133,7 +133,7 @@ run_benches() {  # $1 = build name; starts the first benchmark of each binary
     # Anchor the name and escape regex metacharacters so exactly one runs.
     filter="^$(printf '%s' "$first" | sed 's/[][\.*^$+?(){}|]/\\&/g')\$"
     echo "-- $bin: $first"
-    if ! timeout 600 "${emu[@]}" "$bin" --benchmark_filter="$filter" --benchmark_min_time=0.001; then
+    if ! timeout 300 "${emu[@]}" "$bin" --benchmark_filter="$filter" --benchmark_min_time=0.001; then
       echo "FAILED: $bin --benchmark_filter='$filter'"
       return 1
     fi
