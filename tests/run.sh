@@ -12,7 +12,7 @@
 #   avx2     -march=x86-64-v3   (only if the CPU runs it: AVX2, FMA, BMI1/2, F16C, MOVBE, LZCNT)
 #   sse42    -march=x86-64-v2   (SSE4.2, SSSE3, POPCNT, CX16)
 #   asan     -march=native, AddressSanitizer + UndefinedBehaviorSanitizer
-#   tsan     -march=native, ThreadSanitizer; only the executor tests (test_threads*)
+#   tsan     -march=native, ThreadSanitizer; only the executor tests (test_*threads*)
 #   aarch64  cross-compiled NEON build, tests and benchmarks run under qemu-aarch64
 #
 # Benchmarks and examples are built in the first x86 build that runs (the
