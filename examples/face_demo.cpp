@@ -4,7 +4,7 @@
 //   face_demo [options] [photo ...]          (default photos: face-api's six samples)
 //
 // face-api's pipeline (detectAllFaces().withFaceLandmarks().withFaceDescriptors()), on
-// one thread:
+// one thread (--threads N: the detector and the recognition net on N):
 //   1. SSD MobileNet-v1 on the photo padded to a square and resized to 512x512: faces
 //      (box in pixels, score), NMS at IoU 0.5, scores above --min-score (0.5);
 //   2. the 68-point landmark net on each face's box crop (112x112);
@@ -58,7 +58,7 @@ struct Options {
   fs::path assets, out = "face_demo_out", save_rgb, faceapi;
   std::vector<fs::path> photos;
   bool check = false, images = true, default_photos = false;
-  int repeat = 3;
+  int repeat = 3, threads = 1;
   Algo algo = Algo::automatic;
   face::DetectOptions detect;
 };
@@ -74,6 +74,7 @@ void usage(const char* argv0) {
       "  --min-score X    detection score threshold in (0, 1) (default 0.5)\n"
       "  --algo A         3x3 stride-1 convs of the recognition net: auto, im2col or winograd (default auto)\n"
       "  --repeat N       time each network as the best of N runs (default 3)\n"
+      "  --threads N      run the detector and the recognition net on N threads (default 1)\n"
       "  --check          compare with the plain reference networks (slow), fail beyond tolerance\n"
       "  --save-rgb DIR   also write each decoded photo as DIR/<photo>.ppm (input of\n"
       "                   examples/face/faceapi_reference.cjs, which runs face-api itself)\n"
@@ -132,6 +133,13 @@ Options parse(int argc, char** argv) {
       if (end == v.c_str() || *end || r < 1 || r > 1000)
         throw face::error("--repeat: expected an integer in [1, 1000], got '" + v + "'");
       o.repeat = static_cast<int>(r);
+    } else if (a == "--threads") {
+      const std::string v = value();
+      char* end = nullptr;
+      const long r = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end || r < 1 || r > 1024)
+        throw face::error("--threads: expected an integer in [1, 1024], got '" + v + "'");
+      o.threads = static_cast<int>(r);
     } else if (a.size() > 1 && a[0] == '-') {
       throw face::error("unknown option " + a + " (see --help)");
     } else {
@@ -254,9 +262,10 @@ int run(const Options& opt, const fs::path& pkg) {
   const face::WeightMap det_w = face::WeightMap::load(pkg / "model", "ssd_mobilenetv1_model");
   const face::WeightMap lm_w = face::WeightMap::load(pkg / "model", "face_landmark_68_model");
   const face::WeightMap rec_w = face::WeightMap::load(pkg / "model", "face_recognition_model");
-  face::Detector detector(det_w);
+  face::Detector detector(det_w, opt.threads);
   face::Landmarker landmarker(lm_w);
-  face::Recognizer<RecAlgo> recognizer(rec_w);
+  face::Recognizer<RecAlgo> recognizer(rec_w, opt.threads);
+  const sinter::thread_executor exec(opt.threads);  // one thread: runs inline
   std::printf("sinter %s: face-api 1.7.15 models loaded and packed in %.0f ms\n", sinter::default_arch::name(),
               ms_since(t));
   if (opt.images) fs::create_directories(opt.out);
@@ -283,7 +292,7 @@ int run(const Options& opt, const fs::path& pkg) {
     const face::Image input = face::detector_input(img);
     tot.pre_det_ms += ms_since(t);
     face::SsdOutput raw;
-    const double det_ms = best_of(opt.repeat, [&] { raw = detector.run(input); });
+    const double det_ms = best_of(opt.repeat, [&] { raw = detector.run(input, nullptr, exec); });
     tot.det_ms += det_ms;
     ++tot.photos;
     const auto dets = face::locate_faces(raw.boxes, raw.scores, img.width, img.height, opt.detect);
@@ -325,7 +334,7 @@ int run(const Options& opt, const fs::path& pkg) {
     tot.pre_face_ms += ms_since(t);
     std::vector<std::array<float, 128>> desc;
     if (!rec_in.empty()) {
-      tot.rec_ms += best_of(opt.repeat, [&] { desc = recognizer.run(rec_in); });
+      tot.rec_ms += best_of(opt.repeat, [&] { desc = recognizer.run(rec_in, nullptr, exec); });
       tot.rec_faces += rec_in.size();
     }
     for (std::size_t k = 0; k < rec_face.size(); ++k) pf[rec_face[k]].descriptor = desc[k];
@@ -453,8 +462,8 @@ int run(const Options& opt, const fs::path& pkg) {
   }
 
   const char* algo_name = opt.algo == Algo::winograd ? "winograd" : opt.algo == Algo::im2col ? "im2col" : "auto";
-  std::printf("\ntiming: one thread, %s, best of %d runs, recognition 3x3 convs: %s\n", sinter::default_arch::name(),
-              opt.repeat, algo_name);
+  std::printf("\ntiming: %d thread(s) (landmarks: 1), %s, best of %d runs, recognition 3x3 convs: %s\n", opt.threads,
+              sinter::default_arch::name(), opt.repeat, algo_name);
   if (tot.photos)
     std::printf("  detector      %6.3f GFLOP per photo: %8.2f ms per photo (%5.1f GFLOP/s)\n", detector.flops() * 1e-9,
                 tot.det_ms / tot.photos, detector.flops() * tot.photos / tot.det_ms * 1e-6);

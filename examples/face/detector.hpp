@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "fusion.hpp"
 #include "image.hpp"
 #include "postprocess.hpp"
 #include "weights.hpp"
@@ -115,34 +116,40 @@ struct Activation {
   s::TensorView<const float> cview() const { return s::nhwc<const float>(data.data(), 1, h, w, c); }
 };
 
-/// The SSD MobileNet-v1 detector as fused sinter layers. Build it once from the
-/// weights; run() may be called any number of times (not concurrently).
-class Detector {
+/// The SSD MobileNet-v1 detector, every layer built by `Policy` (Fused: one sinter
+/// layer per conv with its whole chain; Unfused: bare convs and one pass per op, the
+/// baseline of the benchmarks). Build it once from the weights; run() may be called any
+/// number of times (not concurrently).
+template <class Policy = Fused>
+class BasicDetector {
   using PC = s::PerChannel;
   using BiasReLU6 = s::Epilogue<s::Add<PC>, s::ReLU6>;
-  using Stem = s::Conv2D<s::Kernel<3, 3>, s::algo::Automatic, BiasReLU6,
-                         s::Prologue<s::Div<s::Constant<127.5f>>, s::Sub<s::Constant<1.f>>>>;
-  using Pointwise = s::Conv2D<s::Kernel<1, 1>, s::algo::Automatic, BiasReLU6>;
-  using Conv3x3 = s::Conv2D<s::Kernel<3, 3>, s::algo::Automatic, BiasReLU6>;
-  /// Depthwise 3x3 with batch-norm and ReLU6.
-  using Depthwise = s::DepthwiseConv2D<s::Kernel<3, 3>, s::Epilogue<s::Sub<PC>, s::Mul<PC>, s::Add<PC>, s::ReLU6>>;
-  using Predictor = s::Conv2D<s::Kernel<1, 1>, s::algo::Automatic, s::Epilogue<s::Add<PC>>>;
+  using BatchNormReLU6 = s::Epilogue<s::Sub<PC>, s::Mul<PC>, s::Add<PC>, s::ReLU6>;
+  using StemPrologue = s::Prologue<s::Div<s::Constant<127.5f>>, s::Sub<s::Constant<1.f>>>;
+  template <class Bare, class Epi, class Pro = s::Prologue<>>
+  using Make = decltype(Policy::make(std::declval<Bare>(), std::declval<const Epi&>(), std::declval<const Pro&>()));
+  using Stem = Make<s::Conv2D<s::Kernel<3, 3>>, BiasReLU6, StemPrologue>;
+  using Pointwise = Make<s::Conv2D<s::Kernel<1, 1>>, BiasReLU6>;
+  using Conv3x3 = Make<s::Conv2D<s::Kernel<3, 3>>, BiasReLU6>;
+  using Depthwise = Make<s::DepthwiseConv2D<s::Kernel<3, 3>>, BatchNormReLU6>;  // batch-norm + ReLU6
+  using Predictor = Make<s::Conv2D<s::Kernel<1, 1>>, s::Epilogue<s::Add<PC>>>;
 
  public:
   static constexpr int input_size = 512;
 
-  /// Builds the layers from ssd_mobilenetv1_model's weights. Throws face::error when a
-  /// tensor is missing or has an unexpected shape.
-  explicit Detector(const WeightMap& w) {
+  /// Builds the layers from ssd_mobilenetv1_model's weights, with workspace for runs on
+  /// up to `threads` workers. Throws face::error when a tensor is missing or has an
+  /// unexpected shape.
+  explicit BasicDetector(const WeightMap& w, int threads = 1) {
     // Stem: the input normalisation x / 127.5 - 1 runs as the conv's prologue (zero
     // padding after it, as TF pads the normalised tensor).
     int side = input_size / 2;
-    stem_.emplace(s::prologue(s::div(s::constant<127.5f>) | s::sub(s::constant<1.f>)) |
-                  s::conv2d<3, 3>(s::hwio(w.get("MobilenetV1/Conv2d_0_pointwise/weights", {3, 3, 3, 32}).data.data(),
-                                          3, 3, 3, 32),
-                                  conv_params(2, s::same_padding(input_size, input_size, 3, 3, 2))) |
-                  s::add(s::per_channel(keep(w, "MobilenetV1/Conv2d_0_pointwise/convolution_bn_offset", 32))) |
-                  s::relu6());
+    stem_.emplace(Policy::make(
+        s::conv2d<3, 3>(s::hwio(w.get("MobilenetV1/Conv2d_0_pointwise/weights", {3, 3, 3, 32}).data.data(), 3, 3, 3,
+                                32),
+                        conv_params(2, s::same_padding(input_size, input_size, 3, 3, 2))),
+        s::add(s::per_channel(keep(w, "MobilenetV1/Conv2d_0_pointwise/convolution_bn_offset", 32))) | s::relu6(),
+        s::div(s::constant<127.5f>) | s::sub(s::constant<1.f>)));
     flops_ += conv_flops(side, side, 32, 3 * 3 * 3);
     acts_.emplace_back(side, side, 32);
     int c = 32;
@@ -156,19 +163,21 @@ class Detector {
       const Tensor& var = w.get(dw + "BatchNorm/moving_variance", {c});
       std::vector<float> mul(static_cast<std::size_t>(c));
       for (int k = 0; k < c; ++k) mul[k] = static_cast<float>(gamma.data[k] / std::sqrt(double(var.data[k]) + 1e-3));
-      depthwise_.push_back(s::depthwise_conv2d<3, 3>(
-                               s::depthwise_hwio(w.get(dw + "depthwise_weights", {3, 3, c, 1}).data.data(), 3, 3, c, 1),
-                               depthwise_params(stride, pad)) |
-                           s::sub(s::per_channel(keep(w, dw + "BatchNorm/moving_mean", c))) |
-                           s::mul(s::per_channel(own(std::move(mul)))) |
-                           s::add(s::per_channel(keep(w, dw + "BatchNorm/beta", c))) | s::relu6());
+      depthwise_.push_back(Policy::make(
+          s::depthwise_conv2d<3, 3>(
+              s::depthwise_hwio(w.get(dw + "depthwise_weights", {3, 3, c, 1}).data.data(), 3, 3, c, 1),
+              depthwise_params(stride, pad)),
+          s::sub(s::per_channel(keep(w, dw + "BatchNorm/moving_mean", c))) |
+              s::mul(s::per_channel(own(std::move(mul)))) | s::add(s::per_channel(keep(w, dw + "BatchNorm/beta", c))) |
+              s::relu6()));
       flops_ += conv_flops(side, side, c, 9);
       acts_.emplace_back(side, side, c);
       const int co = kMobilenetChannels[i];
       const std::string pw = "MobilenetV1/Conv2d_" + std::to_string(i) + "_pointwise/";
-      pointwise_.push_back(s::conv2d<1, 1>(s::hwio(w.get(pw + "weights", {1, 1, c, co}).data.data(), 1, 1, c, co),
-                                           conv_params()) |
-                           s::add(s::per_channel(keep(w, pw + "convolution_bn_offset", co))) | s::relu6());
+      pointwise_.push_back(
+          Policy::make(s::conv2d<1, 1>(s::hwio(w.get(pw + "weights", {1, 1, c, co}).data.data(), 1, 1, c, co),
+                                       conv_params()),
+                       s::add(s::per_channel(keep(w, pw + "convolution_bn_offset", co))) | s::relu6()));
       flops_ += conv_flops(side, side, co, c);
       acts_.emplace_back(side, side, co);
       c = co;
@@ -180,12 +189,12 @@ class Detector {
       const float* f = w.get(p + "weights", {k, k, c, co}).data.data();
       const auto b = keep(w, p + "convolution_bn_offset", co);
       if (k == 1) {
-        extra1x1_.push_back(s::conv2d<1, 1>(s::hwio(f, 1, 1, c, co), conv_params()) | s::add(s::per_channel(b)) |
-                            s::relu6());
+        extra1x1_.push_back(
+            Policy::make(s::conv2d<1, 1>(s::hwio(f, 1, 1, c, co), conv_params()), s::add(s::per_channel(b)) | s::relu6()));
       } else {
         const auto pad = s::same_padding(side, side, 3, 3, stride);
-        extra3x3_.push_back(s::conv2d<3, 3>(s::hwio(f, 3, 3, c, co), conv_params(stride, pad)) |
-                            s::add(s::per_channel(b)) | s::relu6());
+        extra3x3_.push_back(Policy::make(s::conv2d<3, 3>(s::hwio(f, 3, 3, c, co), conv_params(stride, pad)),
+                                         s::add(s::per_channel(b)) | s::relu6()));
       }
       side = (side + stride - 1) / stride;
       flops_ += conv_flops(side, side, co, k * k * c);
@@ -209,55 +218,62 @@ class Detector {
       }
       std::copy(bb.data.begin(), bb.data.end(), bias.begin());
       std::copy(cb.data.begin(), cb.data.end(), bias.begin() + a * 4);
-      predictors_.push_back(s::conv2d<1, 1>(s::hwio(filt.data(), 1, 1, ci, co), conv_params()) |
-                            s::add(s::per_channel(own(std::move(bias)))));
+      predictors_.push_back(Policy::make(s::conv2d<1, 1>(s::hwio(filt.data(), 1, 1, ci, co), conv_params()),
+                                         s::Epilogue<s::Add<PC>>(s::add(s::per_channel(own(std::move(bias)))))));
       flops_ += conv_flops(ps, ps, co, ci);
       pred_out_.emplace_back(ps, ps, co);
     }
     const Tensor& anchors = w.get("Output/extra_dim", {1, kAnchors, 4});
     anchors_ = anchors.data;
     // One workspace for every layer.
-    std::size_t ws = stem_->workspace_size({1, input_size, input_size, 3});
+    const int t = std::max(threads, 1);
+    std::size_t ws = stem_->workspace_size({1, input_size, input_size, 3}, t);
     for (std::size_t i = 0; i < depthwise_.size(); ++i) {
-      ws = std::max(ws, depthwise_[i].workspace_size(shape(acts_[2 * i])));
-      ws = std::max(ws, pointwise_[i].workspace_size(shape(acts_[2 * i + 1])));
+      ws = std::max(ws, depthwise_[i].workspace_size(shape(acts_[2 * i]), t));
+      ws = std::max(ws, pointwise_[i].workspace_size(shape(acts_[2 * i + 1]), t));
     }
-    for (const auto& l : extra1x1_) ws = std::max(ws, l.workspace_size({1, 16, 16, 1024}));
-    for (const auto& l : extra3x3_) ws = std::max(ws, l.workspace_size({1, 16, 16, 256}));
-    for (const auto& l : predictors_) ws = std::max(ws, l.workspace_size({1, 32, 32, 1024}));
+    for (const auto& l : extra1x1_) ws = std::max(ws, l.workspace_size({1, 16, 16, 1024}, t));
+    for (const auto& l : extra3x3_) ws = std::max(ws, l.workspace_size({1, 16, 16, 256}, t));
+    for (const auto& l : predictors_) ws = std::max(ws, l.workspace_size({1, 32, 32, 1024}, t));
     workspace_.resize(ws);
+    threads_ = t;
   }
 
   /// Runs the network on `input` (input_size x input_size, see detector_input()) and
   /// decodes boxes and scores. With `layer_ms`, appends each layer's time (ms) to it, in
   /// the order of activations() then the 6 predictors. Throws face::error for an input
-  /// of another size.
-  SsdOutput run(const Image& input, std::vector<double>* layer_ms = nullptr) {
+  /// of another size. `exec` spreads each layer over its workers (at most the
+  /// constructor's `threads`; the output does not depend on it).
+  template <s::Executor Exec = s::serial_executor>
+  SsdOutput run(const Image& input, std::vector<double>* layer_ms = nullptr, const Exec& exec = {}) {
     if (input.width != input_size || input.height != input_size)
       throw error("detector: expected a " + std::to_string(input_size) + "x" + std::to_string(input_size) +
                   " input, got " + std::to_string(input.width) + "x" + std::to_string(input.height));
+    if (exec.threads() > threads_)
+      throw error("detector: built for " + std::to_string(threads_) + " threads, run on " +
+                  std::to_string(exec.threads()));
     const s::workspace ws{workspace_.data(), workspace_.size()};
     LayerTimer t(layer_ms);
-    (*stem_)(s::nhwc<const float>(input.rgb.data(), 1, input_size, input_size, 3), acts_[0].view(), ws);
+    (*stem_)(s::nhwc<const float>(input.rgb.data(), 1, input_size, input_size, 3), acts_[0].view(), ws, exec);
     t.lap();
     std::size_t a = 0;
     for (std::size_t i = 0; i < 13; ++i, a += 2) {
-      depthwise_[i](acts_[a].cview(), acts_[a + 1].view(), ws);
+      depthwise_[i](acts_[a].cview(), acts_[a + 1].view(), ws, exec);
       t.lap();
-      pointwise_[i](acts_[a + 1].cview(), acts_[a + 2].view(), ws);
+      pointwise_[i](acts_[a + 1].cview(), acts_[a + 2].view(), ws, exec);
       t.lap();
     }
     const std::size_t conv11 = 22, features = 26;  // pair 11's pointwise output, pair 13's
     std::size_t e1 = 0, e3 = 0;
     for (int i = 0; i < 8; ++i, ++a) {
-      if (kExtras[i].k == 1) extra1x1_[e1++](acts_[a].cview(), acts_[a + 1].view(), ws);
-      else extra3x3_[e3++](acts_[a].cview(), acts_[a + 1].view(), ws);
+      if (kExtras[i].k == 1) extra1x1_[e1++](acts_[a].cview(), acts_[a + 1].view(), ws, exec);
+      else extra3x3_[e3++](acts_[a].cview(), acts_[a + 1].view(), ws, exec);
       t.lap();
     }
     // Predictor inputs: conv11, the MobileNet output, extras 1, 3, 5, 7.
     const std::array<std::size_t, 6> src{conv11, features, features + 2, features + 4, features + 6, features + 8};
     for (int i = 0; i < 6; ++i) {
-      predictors_[i](acts_[src[i]].cview(), pred_out_[i].view(), ws);
+      predictors_[i](acts_[src[i]].cview(), pred_out_[i].view(), ws, exec);
       t.lap();
     }
     return decode();
@@ -310,7 +326,11 @@ class Detector {
   std::vector<Activation> acts_, pred_out_;
   std::vector<float> anchors_;
   std::vector<std::byte> workspace_;
+  int threads_ = 1;
   double flops_ = 0;
 };
+
+/// The detector as the library is meant to be used: every layer fused.
+using Detector = BasicDetector<Fused>;
 
 }  // namespace face

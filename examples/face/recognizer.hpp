@@ -57,19 +57,21 @@ inline constexpr std::array<BlockSpec, 14> kBlocks{{{"conv32_1", 32, false},
                                                     {"conv256_2", 256, false},
                                                     {"conv256_down_out", 256, true}}};
 
-/// The face recognition net as fused sinter layers. `Algo` is the algorithm of the
-/// stride-1 3x3 convs (the bulk of the work). run() maps a batch of 150x150 faces to
-/// 128-D descriptors; not for concurrent use.
-template <class Algo = sinter::algo::Automatic>
+/// The face recognition net, every conv built by `Policy` (Fused: one sinter layer per
+/// conv with its whole chain; Unfused: bare convs and one pass per op, the baseline of
+/// the benchmarks). `Algo` is the algorithm of the stride-1 3x3 convs (the bulk of the
+/// work). run() maps a batch of 150x150 faces to 128-D descriptors; not for concurrent use.
+template <class Algo = sinter::algo::Automatic, class Policy = Fused>
 class Recognizer {
   using PC = s::PerChannel;
   using ScaleReLU = s::Epilogue<s::Add<PC>, s::Mul<PC>, s::Add<PC>, s::ReLU>;
   using ScaleResidualReLU = s::Epilogue<s::Add<PC>, s::Mul<PC>, s::Add<PC>, s::Add<s::Tensor>, s::ReLU>;
-  using Stem = s::Conv2D<s::Kernel<7, 7>, s::algo::Automatic, ScaleReLU,
-                         s::Prologue<s::Sub<PC>, s::Div<s::Constant<255.f>>>>;
-  using Conv1 = s::Conv2D<s::Kernel<3, 3>, Algo, ScaleReLU>;
-  using Conv1Down = s::Conv2D<s::Kernel<3, 3>, s::algo::Automatic, ScaleReLU>;
-  using Conv2 = s::Conv2D<s::Kernel<3, 3>, Algo, ScaleResidualReLU>;
+  template <class Bare, class Epi, class Pro = s::Prologue<>>
+  using Make = decltype(Policy::make(std::declval<Bare>(), std::declval<const Epi&>(), std::declval<const Pro&>()));
+  using Stem = Make<s::Conv2D<s::Kernel<7, 7>>, ScaleReLU, s::Prologue<s::Sub<PC>, s::Div<s::Constant<255.f>>>>;
+  using Conv1 = Make<s::Conv2D<s::Kernel<3, 3>, Algo>, ScaleReLU>;
+  using Conv1Down = Make<s::Conv2D<s::Kernel<3, 3>>, ScaleReLU>;
+  using Conv2 = Make<s::Conv2D<s::Kernel<3, 3>, Algo>, ScaleResidualReLU>;
 
   struct Block {
     bool down = false;
@@ -83,15 +85,15 @@ class Recognizer {
  public:
   static constexpr int input_size = 150, descriptor_size = 128;
 
-  /// Builds the layers from face_recognition_model's weights. Throws face::error when a
-  /// tensor is missing or has an unexpected shape.
-  explicit Recognizer(const WeightMap& w) : mean_(kMeanRgb.begin(), kMeanRgb.end()) {
-    stem_.emplace(s::prologue(s::sub(s::per_channel(mean_)) | s::div(s::constant<255.f>)) |
-                  chain(s::conv2d<7, 7>(s::hwio(w.get("conv32_down/conv/filters", {7, 7, 3, 32}).data.data(), 7, 7,
-                                                3, 32),
-                                        conv_params(2)),
-                        w, "conv32_down", 32) |
-                  s::relu());
+  /// Builds the layers from face_recognition_model's weights, with workspace for runs on
+  /// up to `threads` workers. Throws face::error when a tensor is missing or has an
+  /// unexpected shape.
+  explicit Recognizer(const WeightMap& w, int threads = 1)
+      : mean_(kMeanRgb.begin(), kMeanRgb.end()), threads_(std::max(threads, 1)) {
+    stem_.emplace(Policy::make(
+        s::conv2d<7, 7>(s::hwio(w.get("conv32_down/conv/filters", {7, 7, 3, 32}).data.data(), 7, 7, 3, 32),
+                        conv_params(2)),
+        scale(w, "conv32_down", 32) | s::relu(), s::sub(s::per_channel(mean_)) | s::div(s::constant<255.f>)));
     flops_ += 2.0 * 72 * 72 * 32 * 7 * 7 * 3;
     int side = 35, c = 32;  // after the stem (72) and the max-pool
     for (const auto& spec : kBlocks) {
@@ -108,19 +110,17 @@ class Recognizer {
         b.out_side = side / 2;  // the shortcut's avg-pool size
         if (b.out_side != b.mid_side && b.out_side != b.mid_side + 1)
           throw error("recognizer: block " + p + ": unexpected sizes");
-        b.c1d.emplace(chain(s::conv2d<3, 3>(s::hwio(f1, 3, 3, c, spec.out), conv_params(2)), w, p + "/conv1",
-                            spec.out) |
-                      s::relu());
+        b.c1d.emplace(Policy::make(s::conv2d<3, 3>(s::hwio(f1, 3, 3, c, spec.out), conv_params(2)),
+                                   scale(w, p + "/conv1", spec.out) | s::relu()));
       } else {
         b.mid_side = b.out_side = side;
-        b.c1.emplace(chain(s::conv2d<3, 3, Algo>(s::hwio(f1, 3, 3, c, spec.out), conv_params(1, 1)), w, p + "/conv1",
-                           spec.out) |
-                     s::relu());
+        b.c1.emplace(Policy::make(s::conv2d<3, 3, Algo>(s::hwio(f1, 3, 3, c, spec.out), conv_params(1, 1)),
+                                  scale(w, p + "/conv1", spec.out) | s::relu()));
       }
       // The shortcut is bound before each call (its buffer depends on the batch).
-      b.c2.emplace(chain(s::conv2d<3, 3, Algo>(s::hwio(f2, 3, 3, spec.out, spec.out), conv_params(1, 1)), w,
-                         p + "/conv2", spec.out) |
-                   s::add(s::tensor(s::TensorView<const float>{})) | s::relu());
+      b.c2.emplace(Policy::make(
+          s::conv2d<3, 3, Algo>(s::hwio(f2, 3, 3, spec.out, spec.out), conv_params(1, 1)),
+          scale(w, p + "/conv2", spec.out) | s::add(s::tensor(s::TensorView<const float>{})) | s::relu()));
       flops_ += 2.0 * b.mid_side * b.mid_side * spec.out * 9 * (c + spec.out);
       side = b.out_side;
       c = spec.out;
@@ -135,9 +135,15 @@ class Recognizer {
 
   /// Descriptors of `faces` (each input_size x input_size, see recognizer_input()),
   /// one 128-float row per face. With `layer_ms`, appends the time (ms) of the stem,
-  /// the pooling, each block and the head. Throws face::error for an input of another size.
+  /// the pooling, each block and the head. Throws face::error for an input of another
+  /// size. `exec` spreads each layer over its workers (at most the constructor's
+  /// `threads`; the output does not depend on it).
+  template <s::Executor Exec = s::serial_executor>
   std::vector<std::array<float, descriptor_size>> run(std::span<const Image> faces,
-                                                      std::vector<double>* layer_ms = nullptr) {
+                                                      std::vector<double>* layer_ms = nullptr, const Exec& exec = {}) {
+    if (exec.threads() > threads_)
+      throw error("recognizer: built for " + std::to_string(threads_) + " threads, run on " +
+                  std::to_string(exec.threads()));
     const int n = static_cast<int>(faces.size());
     std::vector<std::array<float, descriptor_size>> out(faces.size());
     if (n == 0) return out;
@@ -151,13 +157,13 @@ class Recognizer {
     for (int i = 0; i < n; ++i) std::copy(faces[i].rgb.begin(), faces[i].rgb.end(), input_.begin() + i * img);
     const s::workspace ws{workspace_.data(), workspace_.size()};
     (*stem_)(s::nhwc<const float>(input_.data(), n, input_size, input_size, 3), s::nhwc(stem_out_.data(), n, 72, 72, 32),
-             ws);
+             ws, exec);
     t.lap();
     max_pool3x3s2(stem_out_.data(), n, 72, 32, pool_out_.data());
     t.lap();
     const float* x = pool_out_.data();
     for (auto& b : blocks_) {
-      run_block(b, x, n, ws);
+      run_block(b, x, n, ws, exec);
       x = b.out.data();
       t.lap();
     }
@@ -170,7 +176,7 @@ class Recognizer {
         for (int p = 0; p < px; ++p) sum += x[(static_cast<std::size_t>(i) * px + p) * c + k];
         mean_out_[static_cast<std::size_t>(i) * c + k] = sum / px;
       }
-    (*fc_)(s::matrix<const float>(mean_out_.data(), n, c), s::matrix(desc_.data(), n, descriptor_size), ws);
+    (*fc_)(s::matrix<const float>(mean_out_.data(), n, c), s::matrix(desc_.data(), n, descriptor_size), ws, exec);
     for (int i = 0; i < n; ++i) std::copy_n(&desc_[static_cast<std::size_t>(i) * descriptor_size], descriptor_size, out[i].data());
     t.lap();
     return out;
@@ -180,10 +186,9 @@ class Recognizer {
   double flops() const noexcept { return flops_; }
 
  private:
-  /// conv | add(bias) | mul(scale weights) | add(scale biases) for layer `p`.
-  template <class Conv>
-  auto chain(Conv&& conv, const WeightMap& w, const std::string& p, int c) {
-    return std::move(conv) | s::add(s::per_channel(keep(w, p + "/conv/bias", c))) |
+  /// add(bias) | mul(scale weights) | add(scale biases) of layer `p`.
+  auto scale(const WeightMap& w, const std::string& p, int c) {
+    return s::add(s::per_channel(keep(w, p + "/conv/bias", c))) |
            s::mul(s::per_channel(keep(w, p + "/scale/weights", c))) |
            s::add(s::per_channel(keep(w, p + "/scale/biases", c)));
   }
@@ -199,21 +204,22 @@ class Recognizer {
     input_.assign(N * input_size * input_size * 3, 0.f);
     stem_out_.assign(N * 72 * 72 * 32, 0.f);
     pool_out_.assign(N * 35 * 35 * 32, 0.f);
-    std::size_t ws = stem_->workspace_size({n, input_size, input_size, 3});
+    const int t = threads_;
+    std::size_t ws = stem_->workspace_size({n, input_size, input_size, 3}, t);
     for (auto& b : blocks_) {
       b.mid.assign(N * b.mid_side * b.mid_side * b.out_c, 0.f);
       b.out.assign(N * b.out_side * b.out_side * b.out_c, 0.f);
       if (b.down) {
         b.pooled.assign(N * b.out_side * b.out_side * b.out_c, 0.f);
-        ws = std::max(ws, b.c1d->workspace_size({n, b.in_side, b.in_side, b.in_c}));
+        ws = std::max(ws, b.c1d->workspace_size({n, b.in_side, b.in_side, b.in_c}, t));
       } else {
-        ws = std::max(ws, b.c1->workspace_size({n, b.in_side, b.in_side, b.in_c}));
+        ws = std::max(ws, b.c1->workspace_size({n, b.in_side, b.in_side, b.in_c}, t));
       }
-      ws = std::max(ws, b.c2->workspace_size({n, b.mid_side, b.mid_side, b.out_c}));
+      ws = std::max(ws, b.c2->workspace_size({n, b.mid_side, b.mid_side, b.out_c}, t));
     }
     mean_out_.assign(N * 256, 0.f);
     desc_.assign(N * descriptor_size, 0.f);
-    ws = std::max(ws, fc_->workspace_size());
+    ws = std::max(ws, fc_->workspace_size(t));
     workspace_.resize(ws);
   }
 
@@ -233,17 +239,18 @@ class Recognizer {
         }
   }
 
-  void run_block(Block& b, const float* x, int n, s::workspace ws) {
+  template <class Exec>
+  void run_block(Block& b, const float* x, int n, s::workspace ws, const Exec& exec) {
     const auto xin = s::nhwc<const float>(x, n, b.in_side, b.in_side, b.in_c);
     const auto mid = s::nhwc(b.mid.data(), n, b.mid_side, b.mid_side, b.out_c);
     const auto out = s::nhwc(b.out.data(), n, b.out_side, b.out_side, b.out_c);
     if (!b.down) {
-      (*b.c1)(xin, mid, ws);
+      (*b.c1)(xin, mid, ws, exec);
       b.c2->epilogue().template op<3>().operand = s::tensor(xin);
-      (*b.c2)(mid, out, ws);
+      (*b.c2)(mid, out, ws, exec);
       return;
     }
-    (*b.c1d)(xin, mid, ws);
+    (*b.c1d)(xin, mid, ws, exec);
     // Shortcut: tf.avgPool(x, 2, 2, 'valid'), channels zero-padded to C_out.
     const int ps = b.out_side, co = b.out_c;
     for (int i = 0; i < n; ++i)
@@ -267,7 +274,7 @@ class Recognizer {
     s::TensorView<const float> sc = s::nhwc<const float>(b.pooled.data(), n, ps, ps, co);
     sc.shape.h = sc.shape.w = q;
     b.c2->epilogue().template op<3>().operand = s::tensor(sc);
-    (*b.c2)(mid, win, ws);
+    (*b.c2)(mid, win, ws, exec);
     // The zero row / column that face-api concatenates: relu(0 + shortcut).
     for (int i = 0; i < n; ++i)
       for (int y = 0; y < ps; ++y)
@@ -279,6 +286,7 @@ class Recognizer {
   }
 
   std::vector<float> mean_;
+  int threads_ = 1;
   std::deque<std::vector<float>> params_;
   std::optional<Stem> stem_;
   std::deque<Block> blocks_;

@@ -1,0 +1,116 @@
+// The two real networks of the face example (examples/face/), end to end:
+//   detector     face-api's SSD MobileNet-v1, 512x512 input, ~6.3 GFLOP
+//   recognizer   face-api's ResNet (dlib's face descriptor), one 150x150 face, ~0.54 GFLOP
+// each built fused (every conv one sinter layer with its whole chain) and unfused (the
+// same bare convs, then every element-wise op of the chains and prologues as its own
+// s::elementwise pass), on 1 and 2 threads (thread_executor).
+// Pre-processing (decoding, resizing) is not part of the timed region: the input is a
+// fixed synthetic image of the network's input size (time does not depend on content).
+//
+// Counters: GFLOP/s (the networks' conv and linear FLOPs, 2 per multiply-add, over wall
+// time: UseRealTime, so 1 and 2 threads compare). The ratios
+// unfused / fused and 1-thread / 2-thread come from the medians of one run:
+//   taskset -c 1 ./bench_face --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+//     --benchmark_filter='/threads:1'
+//   taskset -c 0,1 ./bench_face --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// The weights come from face-api's npm package (examples/face/fetch_assets.sh, cache
+// $SINTER_FACE_ASSETS or ~/.cache/sinter/face-api); without them every case is skipped
+// with a message.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <sinter/sinter.hpp>
+#include <string>
+
+#include "../examples/face/detector.hpp"
+#include "../examples/face/recognizer.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path model_dir() {
+  fs::path cache;
+  if (const char* e = std::getenv("SINTER_FACE_ASSETS"); e && *e)
+    cache = e;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    cache = fs::path(x) / "sinter" / "face-api";
+  else if (const char* h = std::getenv("HOME"); h && *h)
+    cache = fs::path(h) / ".cache" / "sinter" / "face-api";
+  return cache / "package" / "model";
+}
+
+/// The weights of `model`, or null (with the reason in `why`) when not fetched.
+std::shared_ptr<const face::WeightMap> weights(const std::string& model, std::string& why) {
+  const fs::path dir = model_dir();
+  if (!fs::exists(dir / (model + ".bin"))) {
+    why = "no " + (dir / (model + ".bin")).string() + ": run examples/face/fetch_assets.sh";
+    return nullptr;
+  }
+  try {
+    return std::make_shared<const face::WeightMap>(face::WeightMap::load(dir, model));
+  } catch (const std::exception& e) {
+    why = e.what();
+    return nullptr;
+  }
+}
+
+/// A smooth synthetic RGB image in [0, 255].
+face::Image synthetic(int side) {
+  face::Image img(side, side);
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x)
+      for (int c = 0; c < 3; ++c)
+        img.pixel(x, y)[c] = 127.5f + 127.5f * std::sin(0.05f * static_cast<float>(x + 2 * y) + 2.f * static_cast<float>(c));
+  return img;
+}
+
+template <class Net, class Run>
+void run_net(benchmark::State& state, const char* model, Run&& run) {
+  static std::string why;
+  static const auto w = weights(model, why);
+  if (!w) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  const int threads = static_cast<int>(state.range(0));
+  Net net(*w, threads);
+  const sinter::thread_executor exec(threads);
+  run(net, exec);  // warm-up: first-touch of activations and workspace
+  for (auto _ : state) run(net, exec);
+  state.counters["GFLOP/s"] = benchmark::Counter(net.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(sinter::default_arch::name());
+}
+
+template <class Policy>
+void BM_detector(benchmark::State& state) {
+  static const face::Image input = synthetic(face::Detector::input_size);
+  run_net<face::BasicDetector<Policy>>(state, "ssd_mobilenetv1_model", [&](auto& net, const auto& exec) {
+    auto out = net.run(input, nullptr, exec);
+    benchmark::DoNotOptimize(out.scores.data());
+  });
+}
+
+template <class Policy>
+void BM_recognizer(benchmark::State& state) {
+  static const std::vector<face::Image> input{synthetic(150)};
+  using Net = face::Recognizer<sinter::algo::Automatic, Policy>;
+  run_net<Net>(state, "face_recognition_model", [&](auto& net, const auto& exec) {
+    auto out = net.run(input, nullptr, exec);
+    benchmark::DoNotOptimize(out.data());
+  });
+}
+
+void threads_1_2(benchmark::internal::Benchmark* b) {
+  b->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK_TEMPLATE(BM_detector, face::Fused)->Apply(threads_1_2);
+BENCHMARK_TEMPLATE(BM_detector, face::Unfused)->Apply(threads_1_2);
+BENCHMARK_TEMPLATE(BM_recognizer, face::Fused)->Apply(threads_1_2);
+BENCHMARK_TEMPLATE(BM_recognizer, face::Unfused)->Apply(threads_1_2);
+
+}  // namespace
