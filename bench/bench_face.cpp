@@ -3,7 +3,7 @@
 //   recognizer   face-api's ResNet (dlib's face descriptor), one 150x150 face, ~0.54 GFLOP
 // each built fused (every conv one sinter layer with its whole chain) and unfused (the
 // same bare convs, then every element-wise op of the chains and prologues as its own
-// s::elementwise pass), on 1 and 2 threads (thread_executor).
+// s::elementwise pass), on 1, 2, 4, ... threads up to the machine's cores (thread_executor).
 // Pre-processing (decoding, resizing) is not part of the timed region: the input is a
 // fixed synthetic image of the network's input size (time does not depend on content).
 //
@@ -18,12 +18,14 @@
 // with a message.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <sinter/sinter.hpp>
 #include <string>
+#include <thread>
 
 #include "../examples/face/detector.hpp"
 #include "../examples/face/recognizer.hpp"
@@ -104,13 +106,17 @@ void BM_recognizer(benchmark::State& state) {
   });
 }
 
-void threads_1_2(benchmark::internal::Benchmark* b) {
-  b->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+/// 1, 2, 4, 8, 16 threads, up to the cores this machine has.
+void thread_counts(benchmark::internal::Benchmark* b) {
+  b->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int t = 1; t <= 16; t *= 2)
+    if (t == 1 || t <= cores) b->Arg(t);
 }
 
-BENCHMARK_TEMPLATE(BM_detector, face::Fused)->Apply(threads_1_2);
-BENCHMARK_TEMPLATE(BM_detector, face::Unfused)->Apply(threads_1_2);
-BENCHMARK_TEMPLATE(BM_recognizer, face::Fused)->Apply(threads_1_2);
-BENCHMARK_TEMPLATE(BM_recognizer, face::Unfused)->Apply(threads_1_2);
+BENCHMARK_TEMPLATE(BM_detector, face::Fused)->Apply(thread_counts);
+BENCHMARK_TEMPLATE(BM_detector, face::Unfused)->Apply(thread_counts);
+BENCHMARK_TEMPLATE(BM_recognizer, face::Fused)->Apply(thread_counts);
+BENCHMARK_TEMPLATE(BM_recognizer, face::Unfused)->Apply(thread_counts);
 
 }  // namespace
