@@ -167,13 +167,22 @@ TEST_CASE("pointwise (1x1) conv2d on an executor: same bits as serial") {
 }
 
 TEST_CASE("winograd conv2d on an executor: same bits as serial") {
-  ConvCase cc{.n = 2, .h = 20, .w = 18, .cin = 17, .cout = 33, .kh = 3, .kw = 3};
-  cc.p.pad = s::Padding(1, 0, 2, 1);
-  Rng rng(seed_of(cc.name()));
-  ConvData d = make_conv_data(cc, rng);
-  Operands ops(rng, cc.out_shape());
-  const auto layer = s::conv2d<3, 3>(d.filter(), cc.p, s::algo::winograd2x3) | block5(ops);
-  conv_threads(layer, cc, d, cc.name() + ", winograd");
+  // Many blocks of tiles; and one block whose output channels (several B panels) are
+  // split into chunks.
+  ConvCase a{.n = 2, .h = 20, .w = 18, .cin = 17, .cout = 33, .kh = 3, .kw = 3};
+  a.p.pad = s::Padding(1, 0, 2, 1);
+  ConvCase b{.n = 1, .h = 7, .w = 6, .cin = 20, .cout = 3 * NR + 5, .kh = 3, .kw = 3};
+  b.p.pad = 1;
+  b.out_layout = Layout{.pixel_pad = 3, .c0 = 1};
+  for (const ConvCase& cc : {a, b}) {
+    SUBCASE(cc.name().c_str()) {
+      Rng rng(seed_of(cc.name()));
+      ConvData d = make_conv_data(cc, rng);
+      Operands ops(rng, cc.out_shape());
+      const auto layer = s::conv2d<3, 3>(d.filter(), cc.p, s::algo::winograd2x3) | block5(ops);
+      conv_threads(layer, cc, d, cc.name() + ", winograd");
+    }
+  }
 }
 
 TEST_CASE("conv2d with a prologue on an executor: same bits as serial") {

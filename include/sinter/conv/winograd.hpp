@@ -312,7 +312,8 @@ std::size_t winograd_workspace_bytes(Shape4 in, index_t cout, index_t oh, index_
 ///         never on padding
 ///   ws    at least exec.threads() * winograd_workspace_bytes() bytes: worker w uses
 ///         bytes [w * W, (w + 1) * W), W = winograd_workspace_bytes()
-///   exec  runs the blocks of tiles as tasks (see Executor); each output element is
+///   exec  runs blocks of tiles (x chunks of output channels on small images) as tasks
+///         (see Executor); each output element is
 ///         computed by one task in the same order of operations whatever the split, so
 ///         results are bitwise identical for any executor
 /// Throws sinter::error ("workspace too small") before writing anything when `ws` is
@@ -427,8 +428,9 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
     return o;
   };
 
-  // One block of tiles [t0, t0 + tb): input transform, GEMMs, output transform.
-  const auto run_block = [&](index_t t0, float* vbuf, float* mbuf) {
+  // One block of tiles [t0, t0 + tb) and the output channels of B panels [j0, j1):
+  // input transform (all of C_in), GEMMs, output transform.
+  const auto run_block = [&](index_t t0, index_t j0, index_t j1, float* vbuf, float* mbuf) {
     const index_t tb = std::min(T, plan.total - t0);
 
     // 1. Input transform: V[xi][tl][0 .. C_in) for the block's tiles tl, by runs of
@@ -446,7 +448,7 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
     for (int xi = 0; xi < a2; ++xi) {
       const float* v = vbuf + xi * vx;
       float* mm = mbuf + xi * mx;
-      for (index_t j = 0; j < u.panels; ++j) {
+      for (index_t j = j0; j < j1; ++j) {
         const index_t col = j * NR;
         const int nv = static_cast<int>((std::min<index_t>(NR, cout - col) + L - 1) / L);
         gemm::detail_::dispatch_nv<NV>(nv, [&]<int V>() {
@@ -473,7 +475,7 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
     for (index_t tl = 0; tl < tb; ++tl) {
       const TileOut o = tile_out(t0 + tl);
       const float* mrow = mbuf + tl * mt;
-      for (index_t c = 0; c < cout; c += L) {
+      for (index_t c = j0 * NR, c1 = std::min(j1 * NR, cout); c < c1; c += L) {
         B y[m][m];
         output_transform<Tr, B>(
             [&](auto i, auto j) SINTER_INLINE { return B::load_aligned(mrow + (i * a + j) * mx + c); }, y);
@@ -501,12 +503,21 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
     }
   };
 
+  // Tasks: blocks of tiles x chunks of B panels. Small images (few blocks: 14x14 has one)
+  // on several workers also split the output channels, each chunk repeating the block's
+  // input transform (a few % of the GEMMs' work) so no task waits for another. Chunks
+  // are whole panels, so every output element is computed the same way for any split.
   const index_t blocks = (plan.total + T - 1) / T;
-  exec.parallel_for(blocks, [&](index_t b, int worker) {
+  const index_t chunks =
+      workers == 1 ? 1 : std::clamp<index_t>((2 * workers + blocks - 1) / blocks, 1, u.panels);
+  const index_t panels_per_chunk = (u.panels + chunks - 1) / chunks;
+  exec.parallel_for(blocks * chunks, [&](index_t task, int worker) {
     sinter::detail::arena scratch(ws.subspan(static_cast<std::size_t>(worker) * per_worker, per_worker));
     float* vbuf = scratch.take<float>(static_cast<std::size_t>(T * vt), layer);
     float* mbuf = scratch.take<float>(static_cast<std::size_t>(T * mt), layer);
-    run_block(b * T, vbuf, mbuf);
+    const index_t b = task / chunks, j0 = task % chunks * panels_per_chunk;
+    const index_t j1 = std::min(u.panels, j0 + panels_per_chunk);
+    if (j0 < j1) run_block(b * T, j0, j1, vbuf, mbuf);
   });
 }
 
