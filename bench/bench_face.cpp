@@ -3,7 +3,7 @@
 //   recognizer   face-api's ResNet (dlib's face descriptor), one 150x150 face, ~0.54 GFLOP
 // each built fused (every conv one sinter layer with its whole chain) and unfused (the
 // same bare convs, then every element-wise op of the chains and prologues as its own
-// s::elementwise pass), on 1, 2, 4, ... threads up to the machine's cores (thread_executor).
+// s::elementwise pass), on 1, 2, 4, ... threads up to the machine's cores (thread_pool).
 // Pre-processing (decoding, resizing) is not part of the timed region: the input is a
 // fixed synthetic image of the network's input size (time does not depend on content).
 //
@@ -80,7 +80,7 @@ void run_net(benchmark::State& state, const char* model, Run&& run) {
   }
   const int threads = static_cast<int>(state.range(0));
   Net net(*w, threads);
-  const sinter::thread_executor exec(threads);
+  const sinter::thread_pool exec(threads);
   run(net, exec);  // warm-up: first-touch of activations and workspace
   for (auto _ : state) run(net, exec);
   state.counters["GFLOP/s"] = benchmark::Counter(net.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);

@@ -1,7 +1,7 @@
 // Multi-core scaling of every kernel: ResNet-18's conv layers and MobileNet-v1's
 // depthwise and pointwise layers (224x224 input, batch 1), each with its fused chain,
-// on 1, 2, 4, 8, 16 threads up to the machine's cores (thread_executor: the caller and
-// threads - 1 std::threads per call).
+// on 1, 2, 4, 8, 16 threads up to the machine's cores (s::thread_pool: persistent
+// workers, the caller is worker 0).
 //   resnet18/...   3x3 conv (algo::Automatic: Winograd F(2x2,3x3) at stride 1,
 //                  im2col otherwise) or 1x1 shortcut conv, + bias, scale, shift, relu
 //   mobilenet/dw   depthwise 3x3 + folded batch-norm (mul, add per channel) + relu6
@@ -69,7 +69,7 @@ void BM_conv(benchmark::State& state, index_t hw, index_t cin, index_t cout, ind
   const auto x = random_vec(static_cast<std::size_t>(hw * hw * cin), 5);
   std::vector<float> y(static_cast<std::size_t>(out_shape.h * out_shape.w * cout));
   std::vector<std::byte> ws(layer.workspace_size(in_shape, threads));
-  const s::thread_executor exec(threads);
+  const s::thread_pool exec(threads);
   const auto in = s::nhwc(x.data(), 1, hw, hw, cin);
   const auto out = s::nhwc(y.data(), 1, out_shape.h, out_shape.w, cout);
   for (auto _ : state) {
@@ -92,7 +92,7 @@ void BM_depthwise(benchmark::State& state, index_t hw, index_t c, index_t stride
   const auto x = random_vec(static_cast<std::size_t>(hw * hw * c), 5);
   std::vector<float> y(static_cast<std::size_t>(ohw * ohw * c));
   std::vector<std::byte> ws(layer.workspace_size(in_shape, threads));
-  const s::thread_executor exec(threads);
+  const s::thread_pool exec(threads);
   const auto in = s::nhwc(x.data(), 1, hw, hw, c);
   const auto out = s::nhwc(y.data(), 1, ohw, ohw, c);
   for (auto _ : state) {

@@ -265,7 +265,7 @@ int run(const Options& opt, const fs::path& pkg) {
   face::Detector detector(det_w, opt.threads);
   face::Landmarker landmarker(lm_w);
   face::Recognizer<RecAlgo> recognizer(rec_w, opt.threads);
-  const sinter::thread_executor exec(opt.threads);  // one thread: runs inline
+  const sinter::thread_pool exec(opt.threads);  // one thread: runs inline
   std::printf("sinter %s: face-api 1.7.15 models loaded and packed in %.0f ms\n", sinter::default_arch::name(),
               ms_since(t));
   if (opt.images) fs::create_directories(opt.out);

@@ -57,6 +57,15 @@ void same_on_every_executor(const Layer& layer, Shape4 out_shape, Layout out_lay
     check_guards(par, what + ", " + std::to_string(t) + " threads");
     CHECK_MESSAGE(same_bits(serial.dense(), par.dense()), what << ", " << t << " threads");
   }
+  for (int t : {2, 5}) {
+    const s::thread_pool pool(t);
+    for (int rep = 0; rep < 2; ++rep) {  // a second call reuses the sleeping workers
+      Buffer4 par = make_out();
+      run(par, pool);
+      check_guards(par, what + ", pool of " + std::to_string(t));
+      CHECK_MESSAGE(same_bits(serial.dense(), par.dense()), what << ", pool of " << t);
+    }
+  }
   for (unsigned seed : {1u, 2u}) {
     Buffer4 par = make_out();
     run(par, shuffled_executor{.n = 4, .seed = seed});
@@ -100,6 +109,40 @@ TEST_CASE("thread_executor runs every task once and rethrows a task's exception"
                          "task 37", std::runtime_error);
   }
   CHECK_THROWS_AS(s::thread_executor(0), s::error);
+}
+
+TEST_CASE("thread_pool runs every task once per call, many calls, and rethrows a task's exception") {
+  for (int t : {1, 2, 4}) {
+    const s::thread_pool pool(t);
+    CHECK(pool.threads() == t);
+    std::vector<std::atomic<int>> hits(300);
+    for (int call = 0; call < 200; ++call) {
+      const index_t tasks = call % 7 == 0 ? 1 : 1 + call % 300;
+      pool.parallel_for(tasks, [&](index_t i, int w) {
+        CHECK((w >= 0 && w < t));
+        hits[static_cast<std::size_t>(i)].fetch_add(1, std::memory_order_relaxed);
+      });
+      bool once = true;
+      for (index_t i = 0; i < 300; ++i) once = once && hits[static_cast<std::size_t>(i)].exchange(0) == (i < tasks);
+      CHECK_MESSAGE(once, "call " << call << ", " << tasks << " tasks");
+    }
+    CHECK_THROWS_WITH_AS(pool.parallel_for(64,
+                                           [&](index_t i, int) {
+                                             if (i == 17) throw std::runtime_error("task 17");
+                                           }),
+                         "task 17", std::runtime_error);
+    // Still usable after an exception.
+    std::atomic<index_t> sum{0};
+    pool.parallel_for(100, [&](index_t i, int) { sum.fetch_add(i, std::memory_order_relaxed); });
+    CHECK(sum.load() == 4950);
+  }
+  // Tasks of a call see each other's writes once the call returns; worker indices are
+  // never shared by concurrent tasks (each worker's slot is written without a lock).
+  const s::thread_pool pool(4);
+  std::vector<index_t> per_worker(4, 0);
+  pool.parallel_for(1000, [&](index_t, int w) { ++per_worker[static_cast<std::size_t>(w)]; });
+  CHECK(per_worker[0] + per_worker[1] + per_worker[2] + per_worker[3] == 1000);
+  CHECK_THROWS_AS(s::thread_pool(0), s::error);
 }
 
 TEST_CASE("linear on an executor: same bits as serial") {

@@ -6,11 +6,16 @@
 // the split, so results are bitwise identical for any thread count.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <concepts>
+#include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "error.hpp"
@@ -97,6 +102,131 @@ struct thread_executor {
     for (auto& t : pool) t.join();
     if (error) std::rethrow_exception(error);
   }
+};
+
+/// A persistent pool of `threads() - 1` std::threads; the calling thread is worker 0.
+/// Unlike thread_executor it starts its threads once, so a call costs a wake-up (idle
+/// workers spin for some microseconds, then sleep on a condition variable), which is
+/// what networks of many small layers need. Tasks are handed out through an atomic
+/// counter. An exception thrown by a task is rethrown on the caller (tasks not yet
+/// started are skipped). One parallel_for at a time: concurrent calls from several
+/// threads are serialised, and a task must not call parallel_for on the same pool.
+/// Not copyable or movable; destroy it after its last call returns.
+class thread_pool {
+ public:
+  explicit thread_pool(int threads = static_cast<int>(std::thread::hardware_concurrency())) : n_(threads) {
+    detail::check(n_ >= 1, "thread_pool: thread count must be >= 1, got ", n_);
+    workers_.reserve(static_cast<std::size_t>(n_ - 1));
+    for (int w = 1; w < n_; ++w) workers_.emplace_back([this, w] { worker_loop(w); });
+  }
+  ~thread_pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      publish();
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  int threads() const noexcept { return n_; }
+
+  template <class F>
+  void parallel_for(index_t tasks, F&& f) const {
+    if (n_ == 1 || tasks <= 1) {
+      for (index_t i = 0; i < tasks; ++i) f(i, 0);
+      return;
+    }
+    std::lock_guard<std::mutex> call(call_mutex_);
+    using Fn = std::remove_reference_t<F>;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = Job{tasks, const_cast<void*>(static_cast<const void*>(&f)),
+                 [](void* fp, index_t i, int w) { (*static_cast<Fn*>(fp))(i, w); }};
+      next_.store(0, std::memory_order_relaxed);
+      error_ = nullptr;
+      seats_ = static_cast<int>(std::min<index_t>(n_ - 1, tasks - 1));
+      publish();
+    }
+    wake_.notify_all();
+    run_tasks(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    seats_ = 0;  // workers that wake from now on sit this call out
+    done_.wait(lock, [&] { return busy_ == 0; });
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  struct Job {
+    index_t tasks = 0;
+    void* f = nullptr;
+    void (*call)(void*, index_t, int) = nullptr;
+  };
+
+  // Under mutex_: a new call (or stop) for the workers to see.
+  void publish() const {
+    ++generation_;
+    generation_seen_.store(generation_, std::memory_order_release);
+  }
+
+  void run_tasks(int worker) const {
+    const Job job = [&] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      return job_;
+    }();
+    try {
+      for (index_t i = next_.fetch_add(1, std::memory_order_relaxed); i < job.tasks;
+           i = next_.fetch_add(1, std::memory_order_relaxed))
+        job.call(job.f, i, worker);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      next_.store(job.tasks, std::memory_order_relaxed);
+    }
+  }
+
+  static void relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+
+  void worker_loop(int w) const {
+    std::uint64_t seen = 0;
+    for (;;) {
+      // Spin a little before sleeping: layers of a network call the pool back to back.
+      for (int spin = 0; spin < 4096 && generation_seen_.load(std::memory_order_acquire) == seen; ++spin) relax();
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (stop_) return;
+        if (seats_ == 0) continue;
+        --seats_;
+        ++busy_;
+      }
+      run_tasks(w);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--busy_ == 0) done_.notify_one();
+    }
+  }
+
+  int n_;
+  std::vector<std::thread> workers_;
+  mutable std::mutex call_mutex_;  // one parallel_for at a time
+  mutable std::mutex mutex_;       // guards everything below but the atomics
+  mutable std::condition_variable wake_, done_;
+  mutable std::uint64_t generation_ = 0;
+  mutable std::atomic<std::uint64_t> generation_seen_{0};  // generation_, for spinning without the lock
+  mutable bool stop_ = false;
+  mutable int seats_ = 0, busy_ = 0;
+  mutable Job job_;
+  mutable std::atomic<index_t> next_{0};
+  mutable std::exception_ptr error_;
 };
 
 #if defined(_OPENMP)
