@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <utility>
 
 #include "../gemm/driver.hpp"
 #include "params.hpp"
@@ -18,11 +19,29 @@
 
 namespace sinter::conv {
 
+/// Which input rows a worker's prologue band holds: rows [h0, h1) of the image the GEMM
+/// call reads, row h at slot h mod R of the band (R = Im2colA::band_rows()), so a row
+/// the same worker's previous block transformed is not transformed again. One per
+/// worker, reset (valid = false) before each GEMM call.
+struct BandRows {
+  index_t h0 = 0, h1 = 0;
+  bool valid = false;
+};
+
 /// A of one group of a conv2d over images [n_begin, n_begin + n_count), as
-/// gemm::IndirectA. Without a prologue (Pro = Prologue<>) taps point into `in`; with one,
-/// a copy bound to per-worker scratch (bind) writes the prologue of the input rows a
-/// block of output rows needs into that band (prepare; a single image per call: n_count
-/// must be 1) and taps point there.
+/// gemm::IndirectA. Without a prologue (Pro = Prologue<>) taps point into `in`.
+///
+/// With a prologue (n_count must be 1), a copy bound to a worker's scratch (bind) holds
+/// the transformed input a block of mc output rows reads, and taps point there (padded
+/// taps still read the zero row: padding stays zero after the prologue):
+///   1x1 filters  the block's own input pixels, mc x cin_g floats: each input pixel
+///                is transformed once per call (blocks do not overlap);
+///   otherwise    a ring of R input rows (R = band_rows(), enough for one block):
+///                prepare() transforms only the rows the worker's band does not hold
+///                yet (BandRows), so each input row is transformed once per call and
+///                worker when its blocks run in order (the serial executor; nearly so
+///                for others), instead of once per block (a 3x3 stride-2 layer with
+///                256-pixel output rows and 48-row blocks: ~8x fewer).
 template <class Arch, class Pro = Prologue<>>
 struct Im2colA {
   TensorView<const float> in;
@@ -31,27 +50,61 @@ struct Im2colA {
   index_t kh = 0, kw = 0, oh = 0, ow = 0;
   Conv2DParams p;
   index_t n_begin = 0, n_count = 0;
-  const Pro* pro = nullptr;
-  float* band = nullptr;  // scratch_floats() floats, set by bind()
-  mutable index_t band_h0 = 0;
+  // With a prologue: the chain bound for this call and group; the workers' BandRows
+  // (one each) and where the workers' slices of the GEMM's workspace start (gemm::gemm
+  // gives worker w bytes [w * worker_bytes, (w + 1) * worker_bytes) of it).
+  PrologueRuns<Arch, Pro> pro{};
+  BandRows* bands = nullptr;
+  int workers = 0;
+  const std::byte* ws = nullptr;
+  std::size_t worker_bytes = 0;
+  // Set by bind() and prepare():
+  float* band = nullptr;  // scratch_floats() floats
+  index_t band_r = 0;     // ring rows R (0: 1x1 filter, pixel band)
+  index_t ring_stride = 0;  // band_stride(in.shape.w, cin_g)
+  BandRows* held = nullptr;
+  mutable index_t band_m0 = 0;  // pixel band: first A row of the block
+  mutable index_t slot_h = 0;   // ring: slot of input row h is h - slot_h, minus R when >= R
 
   static constexpr bool has_prologue = Pro::size > 0;
 
-  /// Input rows the band must hold for a block of `mc` output rows.
+  /// Input rows a ring band holds: enough for a block of `mc` output rows.
   static index_t band_rows(index_t mc, index_t ow, index_t h, index_t kh, const Conv2DParams& p) noexcept {
     const index_t out_rows = (mc + ow - 1) / ow + 1;
     return std::min(h, (out_rows - 1) * p.stride.h + (kh - 1) * p.dilation.h + 1);
   }
+  /// Floats between ring rows: a row's w * cin_g floats rounded up to whole vectors, so
+  /// every row starts aligned (the prologue's stores are aligned).
+  static index_t band_stride(index_t w, index_t cin_g) noexcept {
+    constexpr index_t L = xsimd::batch<float, Arch>::size;
+    return (w * cin_g + L - 1) / L * L;
+  }
+  /// Scratch floats per worker for an input of shape `in`, a kh x kw filter and output
+  /// width `ow` (0 without a prologue).
+  static index_t scratch_floats(Shape4 in, index_t ow, index_t kh, index_t kw, index_t cin_g,
+                                const Conv2DParams& p) noexcept {
+    if constexpr (!has_prologue) return 0;
+    constexpr index_t mc = gemm::blocking<Arch>::mc;
+    if (kh == 1 && kw == 1) return mc * cin_g;
+    return band_rows(mc, ow, in.h, kh, p) * band_stride(in.w, cin_g);
+  }
 
   index_t rows() const noexcept { return n_count * oh * ow; }
-  index_t scratch_floats() const noexcept {
-    return has_prologue ? band_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p) * in.shape.w * cin_g : 0;
-  }
+  index_t scratch_floats() const noexcept { return scratch_floats(in.shape, ow, kh, kw, cin_g, p); }
   Im2colA bind(float* scratch) const noexcept
     requires has_prologue
   {
     Im2colA b = *this;
     b.band = scratch;
+    if (kh == 1 && kw == 1) return b;
+    b.band_r = band_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p);
+    b.ring_stride = band_stride(in.shape.w, cin_g);
+    // The worker owning `scratch`; without one the ring is refilled for every block.
+    const auto at = reinterpret_cast<const std::byte*>(scratch);
+    if (bands != nullptr && worker_bytes > 0 && at >= ws) {
+      const auto w = static_cast<std::size_t>(at - ws) / worker_bytes;
+      if (w < static_cast<std::size_t>(workers)) b.held = bands + w;
+    }
     return b;
   }
   index_t segments() const noexcept { return kh * kw; }
@@ -63,28 +116,121 @@ struct Im2colA {
 
   void prepare(index_t m0, index_t mc) const noexcept {
     if constexpr (has_prologue) {
-      const index_t y0 = (m0 / ow) % oh, y1 = ((m0 + mc - 1) / ow) % oh;
-      const index_t h0 = std::max<index_t>(0, y0 * p.stride.h - p.pad.top);
-      const index_t h1 = std::min<index_t>(in.shape.h, y1 * p.stride.h - p.pad.top + (kh - 1) * p.dilation.h + 1);
-      band_h0 = h0;
-      for (index_t h = h0; h < h1; ++h)
-        prologue_row<Arch>(*pro, in.pixel(n_begin, h, 0) + c0, in.stride_w, band + (h - h0) * in.shape.w * cin_g,
-                           cin_g, in.shape.w, RowCoord{n_begin, h, 0}, c0, cin_g);
+      if (band_r == 0) {
+        band_m0 = m0;
+        for_pixel_runs(m0, mc, [&](index_t slot, const float* src, index_t n, RowCoord first) {
+          pro.row(src, p.stride.w * in.stride_w, band + slot * cin_g, n, first, p.stride.w);
+        });
+      } else {
+        prepare_rows(m0, mc);
+      }
     }
   }
 
   void fill(const RowCoord& rc, const float** ptrs, index_t stride) const noexcept {
     const index_t ih0 = rc.h * p.stride.h - p.pad.top, iw0 = rc.w * p.stride.w - p.pad.left;
-    for (index_t y = 0; y < kh; ++y) {
-      const index_t ih = ih0 + y * p.dilation.h;
-      for (index_t x = 0; x < kw; ++x, ptrs += stride) {
-        const index_t iw = iw0 + x * p.dilation.w;
-        const bool inside = ih >= 0 && ih < in.shape.h && iw >= 0 && iw < in.shape.w;
-        if constexpr (has_prologue)
-          *ptrs = inside ? band + ((ih - band_h0) * in.shape.w + iw) * cin_g : zeros;
-        else
-          *ptrs = inside ? in.pixel(rc.n, ih, iw) + c0 : zeros;
+    if constexpr (has_prologue) {
+      if (band_r == 0) {  // 1x1: the pixel's slot in the block, or the zero row
+        const bool inside = ih0 >= 0 && ih0 < in.shape.h && iw0 >= 0 && iw0 < in.shape.w;
+        const index_t m = ((rc.n - n_begin) * oh + rc.h) * ow + rc.w;
+        *ptrs = inside ? band + (m - band_m0) * cin_g : zeros;
+        return;
       }
+      // Ring slot of row ih: ih mod R (see slot()); rows are ring_stride floats apart.
+      const float* const b = band;
+      const index_t sh = slot_h, R = band_r, rs = ring_stride;
+      fill_taps(ih0, iw0, cin_g, ptrs, stride, [=](index_t ih) {
+        const index_t s = ih - sh;
+        return b + (s >= R ? s - R : s) * rs;
+      });
+    } else {
+      const float* const base = in.pixel(rc.n, 0, 0) + c0;
+      const index_t sh = in.stride_h;
+      fill_taps(ih0, iw0, in.stride_w, ptrs, stride, [=](index_t ih) { return base + ih * sh; });
+    }
+  }
+
+ private:
+  // The KH x KW tap pointers of the output pixel whose top-left tap is input (ih0, iw0):
+  // row(ih) + iw * pixel inside the image, the zero row outside. Columns inside are
+  // found once per pixel, so the tap loops have no bounds checks.
+  template <class Row>
+  [[gnu::always_inline]] void fill_taps(index_t ih0, index_t iw0, index_t pixel, const float** ptrs, index_t stride,
+                                        Row&& row) const noexcept {
+    const index_t H = in.shape.h, W = in.shape.w, dh = p.dilation.h, dw = p.dilation.w, n = kw;
+    const float* const zero = zeros;
+    index_t xa = 0, xb = n;  // taps [xa, xb) of a row read columns inside the image
+    while (xa < n && iw0 + xa * dw < 0) ++xa;
+    while (xb > xa && iw0 + (xb - 1) * dw >= W) --xb;
+    for (index_t y = 0; y < kh; ++y, ptrs += n * stride) {
+      const index_t ih = ih0 + y * dh;
+      if (ih < 0 || ih >= H) {
+        for (index_t x = 0; x < n; ++x) ptrs[x * stride] = zero;
+        continue;
+      }
+      const float* const r = row(ih);
+      for (index_t x = 0; x < xa; ++x) ptrs[x * stride] = zero;
+      for (index_t x = xa; x < xb; ++x) ptrs[x * stride] = r + (iw0 + x * dw) * pixel;
+      for (index_t x = xb; x < n; ++x) ptrs[x * stride] = zero;
+    }
+  }
+
+  // Input rows [h0, h1) that A rows [m0, m0 + mc) read (h0 >= h1: none, all padding).
+  std::pair<index_t, index_t> input_rows(index_t m0, index_t mc) const noexcept {
+    const index_t y0 = (m0 / ow) % oh, y1 = ((m0 + mc - 1) / ow) % oh;
+    return {std::max<index_t>(0, y0 * p.stride.h - p.pad.top),
+            std::min<index_t>(in.shape.h, y1 * p.stride.h - p.pad.top + (kh - 1) * p.dilation.h + 1)};
+  }
+
+  // Ring band slot of input row h, h in [h0, h0 + R) of the last prepare(): h mod R.
+  index_t slot(index_t h) const noexcept {
+    const index_t s = h - slot_h;
+    return s >= band_r ? s - band_r : s;
+  }
+
+  void prepare_rows(index_t m0, index_t mc) const noexcept {
+    const auto [h0, h1] = input_rows(m0, mc);
+    if (h0 >= h1) return;
+    index_t from = h0;
+    if (held != nullptr) {
+      // Rows [h0, held->h1) are in the ring when h0 lies in the held range; the rows
+      // written below go to slots of rows < h0 (h1 - h0 <= R and held->h1 - h0 <= R).
+      if (held->valid && h0 >= held->h0 && h0 <= held->h1) {
+        from = held->h1;
+        held->h1 = std::max(held->h1, h1);
+      } else {
+        held->h1 = h1;
+      }
+      held->h0 = h0;
+      held->valid = true;
+    }
+    slot_h = h0 - h0 % band_r;
+    for (index_t h = from; h < h1; ++h)
+      pro.row(in.pixel(n_begin, h, 0) + c0, in.stride_w, band + slot(h) * ring_stride, in.shape.w,
+              RowCoord{n_begin, h, 0});
+  }
+
+  // 1x1 filter: calls f(slot, src, n, first) for each run of A rows [m0, m0 + mc) of one
+  // output row whose input pixels lie inside the image: n pixels, the first at input
+  // coordinate `first` and address src (the next ones p.stride.w pixels apart), for A
+  // rows m0 + slot ... m0 + slot + n - 1.
+  template <class F>
+  void for_pixel_runs(index_t m0, index_t mc, F&& f) const noexcept {
+    const index_t sw = p.stride.w, left = p.pad.left;
+    const index_t x_lo = (left + sw - 1) / sw;                      // first x with iw >= 0
+    const index_t x_hi = std::min(ow, (in.shape.w - 1 + left) / sw + 1);  // past the last inside
+    for (index_t m = m0; m < m0 + mc;) {
+      const RowCoord rc = coord(m);
+      const index_t end = std::min(m0 + mc - m, ow - rc.w) + rc.w;  // run of this output row
+      const index_t ih = rc.h * p.stride.h - p.pad.top;
+      if (ih >= 0 && ih < in.shape.h) {
+        const index_t xa = std::max(rc.w, x_lo), xb = std::min(end, x_hi);
+        if (xa < xb) {
+          const index_t iw = xa * sw - left;
+          f(m - m0 + (xa - rc.w), in.pixel(rc.n, ih, iw) + c0, xb - xa, RowCoord{rc.n, ih, iw});
+        }
+      }
+      m += end - rc.w;
     }
   }
 };

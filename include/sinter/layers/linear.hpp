@@ -11,12 +11,14 @@ namespace sinter {
 
 namespace gemm {
 /// A dense row-major matrix as the GEMM's A, read in place: one segment per row. With a
-/// prologue, a copy bound to per-worker scratch writes the prologue of a block's rows
-/// into it (mc x K) and rows are read from there.
+/// prologue (bound for the call: conv::PrologueRuns over the K columns), a copy bound to
+/// per-worker scratch writes the prologue of a block's mc rows into it (mc x K, once per
+/// block: blocks do not overlap) and rows are read from there. A dense x (ld == K) is
+/// one flat run of mc * K floats, whatever K is.
 template <class Arch, class Pro = Prologue<>>
 struct DenseA {
   MatrixView<const float> x;
-  const Pro* pro = nullptr;
+  conv::PrologueRuns<Arch, Pro> pro{};
   float* band = nullptr;
   mutable index_t band_m0 = 0;
 
@@ -35,7 +37,7 @@ struct DenseA {
   void prepare(index_t m0, index_t mc) const noexcept {
     if constexpr (Pro::size > 0) {
       band_m0 = m0;
-      conv::prologue_row<Arch>(*pro, x.data + m0 * x.ld, x.ld, band, x.cols, mc, RowCoord{0, 0, m0}, 0, x.cols);
+      pro.row(x.data + m0 * x.ld, x.ld, band, mc, RowCoord{0, 0, m0});
     }
   }
   void fill(const RowCoord& rc, const float** ptrs, index_t) const noexcept {
@@ -52,7 +54,8 @@ struct DenseA {
 /// and tensor operands are [M x K]. The weights are packed when the layer is built.
 /// Algorithm: GEMM with a BLIS-style register-blocked micro-kernel (Goto & van de Geijn
 /// 2008), epilogue fused into the last K block's stores; a prologue is applied to each
-/// block of rows of x once, before the micro-kernel reads it.
+/// block of rows of x once, before the micro-kernel reads it (conv/prologue.hpp: a dense
+/// x is one flat run per block, per-feature operands expanded once per call).
 /// Errors (sinter::error): non-positive sizes, null pointers, x with cols != K, y not
 /// [M x N], y overlapping x or a tensor operand, operands of the wrong length or shape,
 /// a workspace smaller than workspace_size().
@@ -93,7 +96,7 @@ class Linear {
   /// Bytes of scratch memory a call run by `threads` workers needs.
   std::size_t workspace_size(int threads = 1) const noexcept {
     const index_t scratch = Pro::size > 0 ? gemm::blocking<Arch>::mc * packed_.k : 0;
-    return gemm::workspace_bytes<Arch>(1, scratch) * static_cast<std::size_t>(std::max(threads, 1));
+    return head_bytes() + gemm::workspace_bytes<Arch>(1, scratch) * static_cast<std::size_t>(std::max(threads, 1));
   }
 
   /// y = Epi(Pro(x) * W^T); x: [M x K], y: [M x N]. Allocates its workspace.
@@ -120,7 +123,15 @@ class Linear {
     pro_.validate(x.as_nhwc().shape, "linear prologue");
     check(ws.size() >= workspace_size(exec.threads()), name, ": workspace too small: need at least ",
           workspace_size(exec.threads()), " bytes, got ", ws.size());
-    gemm::gemm<Arch>(gemm::DenseA<Arch, Pro>{x, &pro_}, packed_, 0, 0, out, epi_, ws, exec, name);
+    // Workspace: with a prologue, its per-channel patterns; then the GEMM's slices.
+    gemm::DenseA<Arch, Pro> src{x};
+    if constexpr (Pro::size > 0) {
+      detail::arena a(ws);
+      float* patterns =
+          a.take<float>(static_cast<std::size_t>(conv::PrologueRuns<Arch, Pro>::pattern_floats(packed_.k)), name);
+      src.pro = conv::PrologueRuns<Arch, Pro>(pro_, 0, packed_.k, patterns);
+    }
+    gemm::gemm<Arch>(src, packed_, 0, 0, out, epi_, ws.subspan(head_bytes()), exec, name);
   }
 
   Epi& epilogue() noexcept { return epi_; }
@@ -154,6 +165,15 @@ class Linear {
  private:
   template <class, class, class>
   friend class Linear;
+
+  // Workspace bytes before the GEMM's per-worker slices: a prologue's patterns.
+  std::size_t head_bytes() const noexcept {
+    if constexpr (Pro::size > 0)
+      return detail::arena::bytes_for<float>(
+          static_cast<std::size_t>(conv::PrologueRuns<Arch, Pro>::pattern_floats(packed_.k)));
+    else
+      return 0;
+  }
   Epi epi_;
   Pro pro_;
   gemm::PackedB packed_;
