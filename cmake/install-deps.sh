@@ -5,6 +5,8 @@
 #   bash cmake/install-deps.sh --cross    # + aarch64 cross compiler, qemu-user, arm64 libraries
 #   bash cmake/install-deps.sh --update   # run apt-get update even if nothing is missing
 #   bash cmake/install-deps.sh --npm      # + npm, unless an npm command exists (face example's fetch)
+#   bash cmake/install-deps.sh --bench    # + the benchmark suite's optional peers and chart:
+#                                         #   libdnnl-dev, libxnnpack-dev, libpthreadpool-dev, python3-matplotlib
 #
 # Does nothing when every package is already installed. Installs with apt-get
 # when run as root (or through passwordless sudo); otherwise prints the command
@@ -12,18 +14,21 @@
 set -euo pipefail
 
 host_pkgs=(cmake ninja-build g++ libxsimd-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libstb-dev)
+bench_pkgs=(libdnnl-dev libxnnpack-dev libpthreadpool-dev python3-matplotlib)
 cross_arch=arm64
 cross_pkgs=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu python3 qemu-user "libxsimd-dev:${cross_arch}" "libbenchmark-dev:${cross_arch}")
 
 want_cross=0
 want_npm=0
+want_bench=0
 force_update=0
 for arg in "$@"; do
   case "$arg" in
     --cross) want_cross=1 ;;
     --npm) want_npm=1 ;;
+    --bench) want_bench=1 ;;
     --update) force_update=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +58,9 @@ is_installed() {
 pkgs=("${host_pkgs[@]}")
 if [[ $want_cross == 1 ]]; then
   pkgs+=("${cross_pkgs[@]}")
+fi
+if [[ $want_bench == 1 ]]; then
+  pkgs+=("${bench_pkgs[@]}")
 fi
 # npm may come with a non-Debian nodejs build: only ask apt for it when there is none.
 if [[ $want_npm == 1 ]] && ! command -v npm >/dev/null 2>&1; then
