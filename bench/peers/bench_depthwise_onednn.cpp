@@ -1,10 +1,10 @@
-// oneDNN's depthwise convolution on the shapes of bench_depthwise.cpp, for a side by
-// side comparison in the same conditions (same machine, same load, same counters).
-// Not part of the CMake build (it needs oneDNN, Debian: libdnnl-dev); build by hand:
-//
-//   g++ -std=c++20 -O2 -march=native -I include bench/peers/bench_depthwise_onednn.cpp \
-//       -o bench_depthwise_onednn -ldnnl -lbenchmark -lpthread
-//   OMP_NUM_THREADS=1 taskset -c 1 ./bench_depthwise_onednn --benchmark_repetitions=5 ...
+// oneDNN's depthwise convolution on the shapes of bench_depthwise.cpp, beside sinter's
+// DepthwiseConv2D in the same binary, so that a run with
+// --benchmark_enable_random_interleaving=true compares them under the same load (the
+// machine is shared; separate runs differ by more than the kernels do).
+// Built by bench/CMakeLists.txt when oneDNN is found (Debian: libdnnl-dev); run
+//   OMP_NUM_THREADS=1 taskset -c 1 ./bench_depthwise_onednn --benchmark_repetitions=5
+//       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 //
 // Layers: convolution_forward (forward_inference, direct) with groups = C, NHWC src and
 // dst, weights in the layout oneDNN picks (reordered once), TF SAME padding; bare, and
@@ -13,9 +13,10 @@
 // element) and GB/s (input + output + weights (+ 2*C operands) once).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <random>
-#include <sinter/conv/params.hpp>
+#include <sinter/sinter.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,6 +35,15 @@ std::vector<float> random_vec(std::size_t n, unsigned seed, float lo = -1.f, flo
   return v;
 }
 
+/// `v` in a 64-byte aligned buffer. Inputs and outputs of both libraries are aligned
+/// alike: a std::vector's alignment depends on the allocation history, and vectors
+/// that straddle cache lines change the time by up to 1.5x.
+sinter::aligned_buffer aligned(const std::vector<float>& v) {
+  sinter::aligned_buffer b(static_cast<sinter::index_t>(v.size()));
+  std::copy(v.begin(), v.end(), b.data());
+  return b;
+}
+
 struct Shape {
   long h, w, c, k, stride;
 };
@@ -44,11 +54,11 @@ void BM_onednn(benchmark::State& state, Shape sh, bool chain) {
   const sinter::Padding pad = sinter::same_padding(sh.h, sh.w, sh.k, sh.k, sh.stride);
   const long oh = (sh.h + sh.stride - 1) / sh.stride, ow = (sh.w + sh.stride - 1) / sh.stride;
 
-  auto in = random_vec(static_cast<std::size_t>(sh.h * sh.w * sh.c), 1);
+  auto in = aligned(random_vec(static_cast<std::size_t>(sh.h * sh.w * sh.c), 1));
   auto w = random_vec(static_cast<std::size_t>(sh.k * sh.k * sh.c), 2, -0.3f, 0.3f);  // goihw = [C, 1, 1, K, K]
   auto scale = random_vec(static_cast<std::size_t>(sh.c), 3, 0.5f, 1.5f);
   auto shift = random_vec(static_cast<std::size_t>(sh.c), 4);
-  std::vector<float> out(static_cast<std::size_t>(oh * ow * sh.c));
+  sinter::aligned_buffer out(oh * ow * sh.c);
 
   const memory::desc src_md({1, sh.c, sh.h, sh.w}, dt::f32, tag::nhwc);
   const memory::desc dst_md({1, sh.c, oh, ow}, dt::f32, tag::nhwc);
@@ -87,11 +97,41 @@ void BM_onednn(benchmark::State& state, Shape sh, bool chain) {
     benchmark::ClobberMemory();
   }
   const double flops = 2.0 * static_cast<double>(sh.k * sh.k * oh * ow * sh.c);
-  const double bytes = 4.0 * static_cast<double>(in.size() + out.size() + w.size() + (chain ? 2 * sh.c : 0));
+  const double bytes =
+      4.0 * static_cast<double>(in.size() + out.size() + static_cast<long>(w.size()) + (chain ? 2 * sh.c : 0));
   state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GB/s"] =
       benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.SetLabel(pd.impl_info_str());
+}
+
+template <int K>
+void BM_sinter(benchmark::State& state, Shape sh, bool chain) {
+  namespace s = sinter;
+  const s::Padding pad = s::same_padding(sh.h, sh.w, sh.k, sh.k, sh.stride);
+  const long oh = (sh.h + sh.stride - 1) / sh.stride, ow = (sh.w + sh.stride - 1) / sh.stride;
+  auto in = aligned(random_vec(static_cast<std::size_t>(sh.h * sh.w * sh.c), 1));
+  auto w = random_vec(static_cast<std::size_t>(sh.k * sh.k * sh.c), 2, -0.3f, 0.3f);  // [C, K, K, 1]
+  auto scale = random_vec(static_cast<std::size_t>(sh.c), 3, 0.5f, 1.5f);
+  auto shift = random_vec(static_cast<std::size_t>(sh.c), 4);
+  sinter::aligned_buffer out(oh * ow * sh.c);
+  const auto iv = s::nhwc<const float>(in.data(), 1, sh.h, sh.w, sh.c);
+  const auto ov = s::nhwc(out.data(), 1, oh, ow, sh.c);
+  const auto bare =
+      s::depthwise_conv2d<K, K>(s::depthwise_ohwi(w.data(), sh.c, K, K), {.stride = sh.stride, .pad = pad});
+  const auto fused = bare | s::mul(s::per_channel(scale)) | s::add(s::per_channel(shift)) | s::relu6();
+  for (auto _ : state) {
+    if (chain) fused(iv, ov);
+    else bare(iv, ov);
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * static_cast<double>(sh.k * sh.k * oh * ow * sh.c);
+  const double bytes =
+      4.0 * static_cast<double>(in.size() + out.size() + static_cast<long>(w.size()) + (chain ? 2 * sh.c : 0));
+  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.SetLabel(std::string("sinter:") + s::default_arch::name());
 }
 
 [[maybe_unused]] const bool registered = [] {
@@ -105,6 +145,11 @@ void BM_onednn(benchmark::State& state, Shape sh, bool chain) {
     benchmark::RegisterBenchmark((std::string(name) + "/onednn_bare").c_str(), BM_onednn, sh, false)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark((std::string(name) + "/onednn_bn_relu6").c_str(), BM_onednn, sh, true)
+        ->Unit(benchmark::kMicrosecond);
+    auto sinter_bench = sh.k == 5 ? BM_sinter<5> : BM_sinter<3>;
+    benchmark::RegisterBenchmark((std::string(name) + "/sinter_bare").c_str(), sinter_bench, sh, false)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark((std::string(name) + "/sinter_bn_relu6").c_str(), sinter_bench, sh, true)
         ->Unit(benchmark::kMicrosecond);
   }
   return true;

@@ -23,6 +23,18 @@
 // tap-major loop over the clipped rectangle: taps in the padding are skipped, never
 // loaded, so padding is exactly zero (as TF and PyTorch define it). Every output element
 // sums its products in (ky, kx) order on every path.
+// A prologue chain runs on each input vector as the taps load it, in registers, before
+// its FMAs: padded taps are never loaded, so padding stays exactly zero after the
+// prologue (TF / PyTorch semantics), and the interior keeps no padding checks. In the
+// sliding window an input vector is loaded, and transformed, once per (filter row,
+// pixel block); tap-major, once per tap. Recomputing it costs ALU work inside the
+// kernel's own stream of loads, where this memory-bound kernel has slack; transforming
+// the input rows once into a buffer first (a band) is a pass over the input that does
+// not overlap the kernel's arithmetic: measured 1.35x the bare time on 112x112x32
+// against 1.0x-1.05x applied on load (bench_depthwise, .../paired).
+// Tasks (run by an executor): images x bands of output rows x channel blocks (see
+// split()); each output element is computed by one task, by the same operations
+// whatever the split, so results are bitwise identical for any thread count.
 // The scheme of the direct depthwise kernels of XNNPACK (src/f32-dwconv) and oneDNN
 // (jit_uni_dw_conv_kernel: channel blocks in the lanes, ur_w output pixels per step);
 // the sliding window is the register reuse of direct convolution along the row
@@ -126,6 +138,9 @@ struct Call {
   index_t sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
   // Element steps: next filter row / column in the input, next output pixel's input.
   index_t row_step = 0, col_step = 0, pix_step = 0;
+  // The layer channel of channel 0 of in / out / w (a channel block of a task), which
+  // indexes the prologue and epilogue operands.
+  index_t c_off = 0;
 };
 
 /// The Call of `w` on `in` -> `out` (shapes already checked against each other).
@@ -188,29 +203,58 @@ inline void clip_taps(index_t pos0, index_t size, index_t K, index_t d, index_t&
 ///                 (S*(P-1) + KW + KW) / (P*KW), e.g. 0.54 for 3x3, P = 8, stride 1.
 inline constexpr int clipped = -1, all_taps = 0;
 
+/// Vector registers a chain's operands hold through a tile of V vectors: one per
+/// vector for each op with a per-channel, scalar or constant operand (a tensor
+/// operand's state is pointers).
+template <class Chain>
+struct chain_registers;
+template <class... Ops>
+struct chain_registers<Epilogue<Ops...>> {
+  template <class Op>
+  static constexpr int of() noexcept {
+    if constexpr (BinaryOp<Op>) return std::is_same_v<std::remove_cvref_t<decltype(Op::operand)>, Tensor> ? 0 : 1;
+    else return 0;
+  }
+  static constexpr int value = (0 + ... + of<Ops>());
+};
+
 /// Vectors per tile of P pixels for `Mode`: acc / P within [1, acc / 2]; halved while
-/// the sliding-window tile (P*V accumulators, KW*V weights, an input vector, a spare)
-/// would not fit the register file.
-template <class T, int KW, int Mode, int P>
+/// the sliding-window tile (P*V accumulators, KW*V weights, the prologue's operands
+/// for V vectors, an input vector, a spare) would not fit the register file.
+template <class T, int KW, int Mode, int P, class Pro>
 constexpr int tile_vectors() noexcept {
   int v = std::clamp(T::acc / P, 1, T::acc / 2);
   if constexpr (Mode > 0)
-    while (v > 1 && P * v + KW * v + 2 > T::regs) v /= 2;
+    while (v > 1 && P * v + KW * v + chain_registers<Pro>::value * v + 2 > T::regs) v /= 2;
   return v;
+}
+
+/// The prologue's operands for an MR x NV tile of input vectors (none for an empty
+/// prologue, or for a partial vector, whose apply() loads `count` values itself).
+template <class B, int MR, int NV, bool Full, class Pro>
+[[gnu::always_inline]] inline auto prologue_state(const Pro& pro, const TileLoc& loc) noexcept {
+  if constexpr (Pro::size == 0 || !Full) return detail::no_state{};
+  else return pro.template tile_state<B, MR, NV>(loc);
 }
 
 /// One register tile: P output pixels (of one row, consecutive columns) x V channel
 /// vectors starting at channel c. `base`: element offset in the input of tap (0, 0) of
 /// pixel 0, channel 0 (may lie outside the input: only the taps of `Mode` are read).
 /// `out`: the P output pixels, channel 0. Partial: one vector of `count` < lanes
-/// channels, read and written masked.
-template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, class Epi>
+/// channels, read and written masked. `pro` runs on every input vector loaded (its
+/// operands indexed by the input pixel and the layer channel), `epi` on the
+/// accumulators before the store.
+template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, class Epi, class Pro>
 [[gnu::always_inline]] inline void tile(const Call& g, index_t base, float* const* out, const RowCoord* rows,
-                                        index_t c, const Taps& t, int count, const Epi& epi) noexcept {
+                                        index_t c, const Taps& t, int count, const Epi& epi,
+                                        const Pro& pro) noexcept {
   using B = xsimd::batch<float, Arch>;
   constexpr int L = static_cast<int>(B::size);
+  constexpr bool has_pro = Pro::size > 0;
   static_assert(!Partial || V == 1, "a partial tile is one vector wide");
   const index_t kw = KW > 0 ? KW : g.kw;
+  // Input coordinates of tap (0, 0) of pixel 0, for the prologue's operands.
+  [[maybe_unused]] const index_t in_h0 = rows[0].h * g.sh - g.pt, in_w0 = rows[0].w * g.sw - g.pl;
 
   B acc[P][V];
   detail::static_for<P>([&](auto p) SINTER_INLINE {
@@ -232,10 +276,16 @@ template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, clas
       detail::static_for<KW>([&](auto kx) SINTER_INLINE {
         detail::static_for<V>([&](auto j) SINTER_INLINE { wv[kx][j] = B::load_aligned(wp + kx * g.cp + j * L); });
       });
+      // The prologue's operands for the J input pixels of this filter row.
+      [[maybe_unused]] RowCoord px[has_pro ? J : 1];
+      if constexpr (has_pro)
+        for (int x = 0; x < J; ++x) px[x] = {rows[0].n, in_h0 + ky * g.dh, in_w0 + x};
+      [[maybe_unused]] const auto ps = prologue_state<B, J, V, true>(pro, TileLoc{px, g.c_off + c});
       detail::static_for<J>([&](auto col) SINTER_INLINE {
         constexpr int x0 = decltype(col)::value;
         detail::static_for<V>([&](auto j) SINTER_INLINE {
-          const B x = B::load_unaligned(ip + x0 * g.in_sw + j * L);
+          B x = B::load_unaligned(ip + x0 * g.in_sw + j * L);
+          if constexpr (has_pro) x = pro.apply_tile(x, ps, x0, j);
           detail::static_for<KW>([&](auto kx) SINTER_INLINE {
             constexpr int d = x0 - decltype(kx)::value;
             if constexpr (d >= 0 && d % S == 0 && d / S < P) acc[d / S][j] = xsimd::fma(x, wv[kx][j], acc[d / S][j]);
@@ -244,16 +294,24 @@ template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, clas
       });
     }
   } else {
-    // Tap-major: acc[p][j] += in[pixel p, tap (ky, kx), c + j*L ...] * w[ky, kx, c + j*L ...]
+    // Tap-major: acc[p][j] += pro(in[pixel p, tap (ky, kx), c + j*L ...]) * w[ky, kx, c + j*L ...]
     auto tap = [&](index_t ky, index_t kx) SINTER_INLINE {
       const float* wp = g.w + (ky * kw + kx) * g.cp + c;
       const float* ip = g.in + (base + ky * g.row_step + kx * g.col_step + c);
       B wv[V];
       detail::static_for<V>([&](auto j) SINTER_INLINE { wv[j] = B::load_aligned(wp + j * L); });
+      // The prologue's operands for the P input pixels of this tap.
+      [[maybe_unused]] RowCoord px[has_pro ? P : 1];
+      if constexpr (has_pro)
+        for (int p = 0; p < P; ++p) px[p] = {rows[0].n, in_h0 + ky * g.dh, in_w0 + p * g.sw + kx * g.dw};
+      [[maybe_unused]] const TileLoc loc{px, g.c_off + c};
+      [[maybe_unused]] const auto ps = prologue_state<B, P, V, !Partial>(pro, loc);
       detail::static_for<P>([&](auto p) SINTER_INLINE {
         detail::static_for<V>([&](auto j) SINTER_INLINE {
           const float* src = ip + p * g.pix_step + j * L;
-          const B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
+          B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
+          if constexpr (has_pro && Partial) x = pro.apply(x, loc, p, 0, count);
+          if constexpr (has_pro && !Partial) x = pro.apply_tile(x, ps, p, j);
           acc[p][j] = xsimd::fma(x, wv[j], acc[p][j]);
         });
       });
@@ -263,7 +321,7 @@ template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, clas
   }
 
   // The chain on the accumulators, then one store per vector.
-  const TileLoc loc{rows, c};
+  const TileLoc loc{rows, g.c_off + c};
   if constexpr (!Partial) {
     const auto st = epi.template tile_state<B, P, V>(loc);
     detail::static_for<P>([&](auto p) SINTER_INLINE {
@@ -279,19 +337,19 @@ template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, clas
 }
 
 /// Channel vectors [c, ...) of a pixel block in tiles of V vectors, then of 1.
-template <class Arch, int KH, int KW, int Mode, int P, int V, class Epi>
+template <class Arch, int KH, int KW, int Mode, int P, int V, class Epi, class Pro>
 [[gnu::always_inline]] inline void channel_blocks(const Call& g, index_t base, float* const* out, const RowCoord* rows,
-                                                  index_t& c, const Taps& t, const Epi& epi) noexcept {
+                                                  index_t& c, const Taps& t, const Epi& epi, const Pro& pro) noexcept {
   constexpr index_t step = V * static_cast<index_t>(xsimd::batch<float, Arch>::size);
-  for (; c + step <= g.c; c += step) tile<Arch, KH, KW, Mode, P, V, false>(g, base, out, rows, c, t, 0, epi);
-  if constexpr (V > 1) channel_blocks<Arch, KH, KW, Mode, P, 1>(g, base, out, rows, c, t, epi);
+  for (; c + step <= g.c; c += step) tile<Arch, KH, KW, Mode, P, V, false>(g, base, out, rows, c, t, 0, epi, pro);
+  if constexpr (V > 1) channel_blocks<Arch, KH, KW, Mode, P, 1>(g, base, out, rows, c, t, epi, pro);
 }
 
 /// All channels of P consecutive output pixels (n, oh, ow0 .. ow0 + P - 1).
-template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi>
+template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi, class Pro>
 [[gnu::always_inline]] inline void pixel_block(const Call& g, index_t n, index_t oh, index_t ow0, const Taps& t,
-                                               const Epi& epi) noexcept {
-  constexpr int V = tile_vectors<Tile, KW, Mode, P>();
+                                               const Epi& epi, const Pro& pro) noexcept {
+  constexpr int V = tile_vectors<Tile, KW, Mode, P, Pro>();
   RowCoord rows[P];
   float* out[P];
   for (int p = 0; p < P; ++p) {
@@ -300,32 +358,32 @@ template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi>
   }
   const index_t base = n * g.in_sn + (oh * g.sh - g.pt) * g.in_sh + (ow0 * g.sw - g.pl) * g.in_sw;
   index_t c = 0;
-  channel_blocks<Arch, KH, KW, Mode, P, V>(g, base, out, rows, c, t, epi);
-  if (c < g.c) tile<Arch, KH, KW, Mode, P, 1, true>(g, base, out, rows, c, t, static_cast<int>(g.c - c), epi);
+  channel_blocks<Arch, KH, KW, Mode, P, V>(g, base, out, rows, c, t, epi, pro);
+  if (c < g.c) tile<Arch, KH, KW, Mode, P, 1, true>(g, base, out, rows, c, t, static_cast<int>(g.c - c), epi, pro);
 }
 
 /// Output columns [ow, end) of one row in blocks of P pixels, then one of P/2, then
 /// single pixels (three tile widths keep the generated code small).
-template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi>
+template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi, class Pro>
 [[gnu::always_inline]] inline void column_blocks(const Call& g, index_t n, index_t oh, index_t& ow, index_t end,
-                                                 const Taps& t, const Epi& epi) noexcept {
-  for (; ow + P <= end; ow += P) pixel_block<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, t, epi);
+                                                 const Taps& t, const Epi& epi, const Pro& pro) noexcept {
+  for (; ow + P <= end; ow += P) pixel_block<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, t, epi, pro);
   if constexpr (P / 2 > 1)
     if (ow + P / 2 <= end) {
-      pixel_block<Arch, Tile, KH, KW, Mode, P / 2>(g, n, oh, ow, t, epi);
+      pixel_block<Arch, Tile, KH, KW, Mode, P / 2>(g, n, oh, ow, t, epi, pro);
       ow += P / 2;
     }
   if constexpr (P > 1)
-    for (; ow < end; ++ow) pixel_block<Arch, Tile, KH, KW, Mode, 1>(g, n, oh, ow, t, epi);
+    for (; ow < end; ++ow) pixel_block<Arch, Tile, KH, KW, Mode, 1>(g, n, oh, ow, t, epi, pro);
 }
 
 /// Output columns [ow, end) of row (n, oh), taps walked as `Mode` says.
-template <class Arch, class Tile, int KH, int KW, int Mode, class Epi>
+template <class Arch, class Tile, int KH, int KW, int Mode, class Epi, class Pro>
 [[gnu::noinline]] void row_segment(const Call& g, index_t n, index_t oh, index_t ow, index_t end, const Taps& t,
-                                   const Epi& epi) noexcept {
+                                   const Epi& epi, const Pro& pro) noexcept {
   constexpr int P = Tile::px;
   static_assert(P > 0 && (P & (P - 1)) == 0, "depthwise_tile<Arch>::px must be a power of two");
-  column_blocks<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, end, t, epi);
+  column_blocks<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, end, t, epi, pro);
 }
 
 /// First output position whose taps all lie at or after input position 0, and one past
@@ -338,39 +396,105 @@ inline void interior(index_t size, index_t out, index_t k, index_t s, index_t d,
   if (hi < lo) hi = lo;
 }
 
-/// The whole depthwise conv2d of `g`, with the epilogue chain `epi` (validated by the
-/// caller against the output). KH, KW: the filter extent when known at compile time
-/// (0: run time, from g.kh and g.kw). Tile: the register tile (see depthwise_tile).
-template <class Arch, int KH, int KW, class Tile = depthwise_tile<Arch>, class Epi>
-void run(const Call& g, const Epi& epi) noexcept {
+/// Output rows [oh0, oh1) of image n, every column and every channel of `g`, with the
+/// prologue `pro` and the epilogue `epi` (validated by the caller against the input and
+/// the output). KH, KW: the filter extent when known at compile time (0: run time, from
+/// g.kh and g.kw). Tile: the register tile (see depthwise_tile).
+template <class Arch, int KH, int KW, class Tile = depthwise_tile<Arch>, class Epi, class Pro>
+void rows(const Call& g, index_t n, index_t oh0, index_t oh1, const Epi& epi, const Pro& pro) noexcept {
   index_t oh_lo, oh_hi, ow_lo, ow_hi;
   interior(g.ih, g.oh, g.kh, g.sh, g.dh, g.pt, oh_lo, oh_hi);
   interior(g.iw, g.ow, g.kw, g.sw, g.dw, g.pl, ow_lo, ow_hi);
   // The interior's tap walk, chosen once per call.
-  auto inside = &row_segment<Arch, Tile, KH, KW, all_taps, Epi>;
+  auto inside = &row_segment<Arch, Tile, KH, KW, all_taps, Epi, Pro>;
   if constexpr (KH > 0 && KW > 0) {
-    if (g.dw == 1 && g.sw == 1) inside = &row_segment<Arch, Tile, KH, KW, 1, Epi>;
-    if (g.dw == 1 && g.sw == 2) inside = &row_segment<Arch, Tile, KH, KW, 2, Epi>;
+    if (g.dw == 1 && g.sw == 1) inside = &row_segment<Arch, Tile, KH, KW, 1, Epi, Pro>;
+    if (g.dw == 1 && g.sw == 2) inside = &row_segment<Arch, Tile, KH, KW, 2, Epi, Pro>;
   }
 
-  for (index_t n = 0; n < g.n; ++n)
-    for (index_t oh = 0; oh < g.oh; ++oh) {
-      Taps t{0, g.kh, 0, g.kw};
-      clip_taps(oh * g.sh - g.pt, g.ih, g.kh, g.dh, t.y0, t.y1);
-      const bool row_inside = oh >= oh_lo && oh < oh_hi;
-      // Border columns: one pixel each, the tap rectangle clipped in both directions.
-      auto border = [&](index_t ow) {
-        Taps tc = t;
-        clip_taps(ow * g.sw - g.pl, g.iw, g.kw, g.dw, tc.x0, tc.x1);
-        row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow, ow + 1, tc, epi);
-      };
-      for (index_t ow = 0; ow < ow_lo; ++ow) border(ow);
-      if (ow_lo < ow_hi) {
-        if (row_inside) inside(g, n, oh, ow_lo, ow_hi, t, epi);
-        else row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow_lo, ow_hi, t, epi);
-      }
-      for (index_t ow = ow_hi; ow < g.ow; ++ow) border(ow);
+  for (index_t oh = oh0; oh < oh1; ++oh) {
+    Taps t{0, g.kh, 0, g.kw};
+    clip_taps(oh * g.sh - g.pt, g.ih, g.kh, g.dh, t.y0, t.y1);
+    const bool row_inside = oh >= oh_lo && oh < oh_hi;
+    // Border columns: one pixel each, the tap rectangle clipped in both directions.
+    auto border = [&](index_t ow) {
+      Taps tc = t;
+      clip_taps(ow * g.sw - g.pl, g.iw, g.kw, g.dw, tc.x0, tc.x1);
+      row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow, ow + 1, tc, epi, pro);
+    };
+    for (index_t ow = 0; ow < ow_lo; ++ow) border(ow);
+    if (ow_lo < ow_hi) {
+      if (row_inside) inside(g, n, oh, ow_lo, ow_hi, t, epi, pro);
+      else row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow_lo, ow_hi, t, epi, pro);
     }
+    for (index_t ow = ow_hi; ow < g.ow; ++ow) border(ow);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Tasks: images x bands of output rows x channel blocks.
+// ---------------------------------------------------------------------------------
+
+/// Tasks per worker when there is more than one: dynamic scheduling then evens out
+/// tasks that run slower (border rows, a busy core).
+inline constexpr index_t tasks_per_worker = 4;
+
+/// How a call is cut into tasks: for each image, bands of `rows` output rows, each cut
+/// into blocks of `ch` channels (a multiple of the lanes; the last block shorter).
+/// Every output element belongs to exactly one task, and no path of the kernel makes
+/// its value depend on the tile or the block it lands in (same operations, same order),
+/// so results are bitwise identical for any split and thread count.
+struct Split {
+  index_t n = 1, rows = 1, bands = 1, ch = 1, ch_blocks = 1;
+  index_t tasks() const noexcept { return n * bands * ch_blocks; }
+};
+
+/// The split of a depthwise conv2d of input `in` with `oh` output rows over `threads`
+/// workers, for `Arch`'s lanes:
+///   1 worker: one task per image;
+///   more: tasks_per_worker * workers tasks wanted; bands of output rows first (the
+///   input rows two bands read overlap by the filter's halo only), then, when images x
+///   rows are still too few (e.g. 14x14 at 8 threads), channel blocks of at least two
+///   vectors.
+template <class Arch>
+Split split(Shape4 in, index_t oh, int threads) noexcept {
+  constexpr index_t L = xsimd::batch<float, Arch>::size;
+  auto ceil_div = [](index_t a, index_t b) { return (a + b - 1) / b; };
+  Split s;
+  s.n = in.n;
+  s.ch = in.c;
+  oh = std::max<index_t>(oh, 1);
+  const index_t want = threads > 1 ? tasks_per_worker * threads : 1;
+  const index_t bands = std::min(oh, ceil_div(want, in.n));
+  if (in.n * bands < want) {
+    const index_t blocks = std::min(ceil_div(want, in.n * bands), std::max<index_t>(1, in.c / (2 * L)));
+    s.ch = std::min(in.c, ceil_div(ceil_div(in.c, blocks), L) * L);
+  }
+  s.rows = ceil_div(oh, bands);
+  s.bands = ceil_div(oh, s.rows);
+  s.ch_blocks = ceil_div(in.c, s.ch);
+  return s;
+}
+
+/// The whole depthwise conv2d of `g`: prologue `pro` on the input, epilogue `epi` on
+/// the output (both validated by the caller), cut as `sp` says and run by `exec`.
+/// KH, KW: see rows().
+template <class Arch, int KH, int KW, class Epi, class Pro, class Exec>
+void run(const Call& g, const Split& sp, const Epi& epi, const Pro& pro, const Exec& exec) {
+  exec.parallel_for(sp.tasks(), [&](index_t task, int) noexcept {
+    const index_t k = task % sp.ch_blocks;
+    const index_t band = task / sp.ch_blocks % sp.bands;
+    const index_t n = task / (sp.ch_blocks * sp.bands);
+    const index_t oh0 = band * sp.rows, oh1 = std::min(g.oh, oh0 + sp.rows);
+    const index_t c0 = k * sp.ch;
+    Call t = g;
+    t.c = std::min(sp.ch, g.c - c0);
+    t.c_off = g.c_off + c0;
+    t.in += c0;
+    t.out += c0;
+    t.w += c0;
+    rows<Arch, KH, KW>(t, n, oh0, oh1, epi, pro);
+  });
 }
 
 }  // namespace dw

@@ -1,9 +1,12 @@
-// sinter/layers/depthwise.hpp - depthwise conv2d with a fused epilogue chain, as a type.
+// sinter/layers/depthwise.hpp - depthwise conv2d with fused prologue and epilogue chains,
+// as a type.
 #pragma once
 
+#include <algorithm>
 #include <utility>
 
 #include "../conv/depthwise.hpp"
+#include "../core/executor.hpp"
 #include "common.hpp"
 
 namespace sinter {
@@ -58,49 +61,65 @@ inline DepthwiseFilterView depthwise_filter(const FilterView& f) {
           f.layout == FilterLayout::OHWI ? DepthwiseLayout::CHW : DepthwiseLayout::HWC};
 }
 
-/// A depthwise 2-D convolution (groups = C_in = C_out, channel multiplier 1) followed
-/// by an epilogue chain, run as one loop nest.
+/// A depthwise 2-D convolution (groups = C_in = C_out, channel multiplier 1), with a
+/// prologue chain on its input and an epilogue chain on its output, run as one loop
+/// nest.
 ///
 /// Layouts: input NHWC [N, H, W, C]; filter [KH, KW, C] (depthwise_filter), or
 /// [C, KH, KW, 1] (depthwise_ohwi), or TF's [KH, KW, C, 1] (depthwise_hwio); output
 /// NHWC [N, OH, OW, C] with
 ///   OH = floor((H + pad.top + pad.bottom - dilation.h*(KH-1) - 1) / stride.h) + 1
 /// (likewise OW); views may be strided (pixel stride > C: a channel slice of a larger
-/// tensor). Semantics: see DepthwiseParams; then y = Epi(conv) element-wise, ops left to
-/// right, per-channel operands indexing the C channels.
+/// tensor). Semantics:
+///   out = Epi(depthwise_conv2d(Pro(in)))
+/// element-wise chains, ops left to right; Pro's per-channel operands index the C
+/// input channels and its tensor operands have the input's shape [N, H, W, C]; Epi's
+/// per-channel operands index the C output channels and its tensor operands have the
+/// output's shape. Zero padding is applied after the prologue (TF and PyTorch
+/// semantics): padded positions are exactly zero whatever Pro does. See DepthwiseParams.
 ///
 /// Template parameters:
 ///   KernelSize  Kernel<KH, KW> (the tap loop is unrolled at compile time), or
 ///               Kernel<dynamic, dynamic> for a run-time extent
 ///   Epi         Epilogue<Ops...> (e.g. Epilogue<Mul<PerChannel>, Add<PerChannel>, ReLU6>)
+///   Pro         Prologue<Ops...> (e.g. Prologue<Sub<PerChannel>, Mul<PerChannel>>);
+///               empty by default
 ///   Arch        the xsimd architecture of the kernel (default: the build's best)
 ///
 /// The weights are packed when the layer is built (the filter memory is not kept).
 /// Algorithm: a direct kernel with channels in the SIMD lanes and a register block of
 /// output pixels x channel vectors (see conv/depthwise.hpp; the scheme of XNNPACK's
 /// f32-dwconv and oneDNN's jit_uni_dw_conv); separate interior and border code; the
-/// epilogue runs on the accumulators before the single store. No workspace.
+/// epilogue runs on the accumulators before the single store, the prologue on each
+/// input vector as the kernel loads it (never on padding, which is not loaded). Work is
+/// split into images x bands of output rows x channel blocks run by an executor;
+/// results are bitwise identical for any thread count. No workspace.
 ///
 /// Errors (sinter::error): non-positive sizes, a filter extent differing from
 /// KernelSize, a null pointer, non-positive stride or dilation, negative padding, input
 /// channels != C, output shape != expected, an output overlapping the input or a tensor
-/// operand, operands of the wrong length or shape. Nothing is written when a call throws.
-template <class KernelSize = Kernel<dynamic, dynamic>, class Epi = Epilogue<>, class Arch = default_arch>
+/// operand (of either chain), operands of the wrong length or shape. Nothing is written
+/// when a call throws.
+template <class KernelSize = Kernel<dynamic, dynamic>, class Epi = Epilogue<>, class Pro = Prologue<>,
+          class Arch = default_arch>
 class DepthwiseConv2D {
   static_assert(EpilogueChain<Epi>, "sinter::DepthwiseConv2D: the second parameter must be sinter::Epilogue<Ops...>");
+  static_assert(EpilogueChain<Pro>, "sinter::DepthwiseConv2D: the third parameter must be sinter::Prologue<Ops...>");
   static constexpr const char* name = "depthwise_conv2d";
+  static constexpr const char* pro_name = "depthwise_conv2d prologue";
 
  public:
   using kernel_size = KernelSize;
   using epilogue_type = Epi;
+  using prologue_type = Pro;
   using arch = Arch;
 
   /// Packs `filter` for `params`. Throws sinter::error on invalid sizes (see class).
   /// (Parameters by reference: GCC 12.2 with AVX-512 enabled miscompiles a 64-byte
   /// constant DepthwiseParams passed by value on the stack, storing a broadcast of one
   /// field into all eight; seen with `{.dilation = HW(1, 0)}` read back as all ones.)
-  DepthwiseConv2D(const DepthwiseFilterView& filter, const DepthwiseParams& params, Epi epi = {})
-      : p_(params), epi_(std::move(epi)) {
+  DepthwiseConv2D(const DepthwiseFilterView& filter, const DepthwiseParams& params, Epi epi = {}, Pro pro = {})
+      : p_(params), epi_(std::move(epi)), pro_(std::move(pro)) {
     using detail::check;
     check(filter.data != nullptr, name, ": filter is a null pointer");
     check(filter.kh > 0 && filter.kw > 0 && filter.c > 0, name, ": filter sizes [KH, KW, C] must be positive, got [",
@@ -117,6 +136,7 @@ class DepthwiseConv2D {
     packed_ = conv::pack_depthwise<Arch>(filter.kh, filter.kw, filter.c,
                                          [&](index_t y, index_t x, index_t ch) { return filter.at(y, x, ch); });
     detail::check_channels(epi_, filter.c, name);
+    detail::check_channels(pro_, filter.c, pro_name);
   }
 
   /// Output shape for an input of shape `in`. Throws sinter::error when the input
@@ -131,15 +151,20 @@ class DepthwiseConv2D {
     return {in.n, oh, ow, packed_.c};
   }
 
-  /// Bytes of scratch memory a call needs: none (the kernel reads the input in place).
-  std::size_t workspace_size(Shape4 /*in*/) const noexcept { return 0; }
+  /// Bytes of scratch memory a call needs: none, for any thread count (the kernel reads
+  /// the input in place; a prologue runs in registers).
+  std::size_t workspace_size(Shape4 /*in*/, int /*threads*/ = 1) const noexcept { return 0; }
 
-  /// out = Epi(depthwise_conv2d(in)). `in`: NHWC [N, H, W, C]; `out`: NHWC
+  /// out = Epi(depthwise_conv2d(Pro(in))). `in`: NHWC [N, H, W, C]; `out`: NHWC
   /// [N, OH, OW, C] (views may have pixel/row/image strides larger than dense).
   void operator()(TensorView<const float> in, TensorView<float> out) const { (*this)(in, out, workspace{}); }
 
-  /// As above; the workspace is accepted for a uniform layer interface and not used.
-  void operator()(TensorView<const float> in, TensorView<float> out, workspace /*ws*/) const {
+  /// As above, the work split over `exec`'s workers (images x bands of output rows x
+  /// channel blocks; see conv::dw::split). Results are bitwise identical for any
+  /// executor and thread count. The workspace is accepted for a uniform layer interface
+  /// and not used.
+  template <Executor Exec = serial_executor>
+  void operator()(TensorView<const float> in, TensorView<float> out, workspace /*ws*/, const Exec& exec = {}) const {
     detail::check_layout(in, name, "input");
     detail::check_layout(out, name, "output");
     const Shape4 expect = output_shape(in.shape);
@@ -148,38 +173,49 @@ class DepthwiseConv2D {
                   "]");
     detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
     detail::check_epilogue(epi_, out, name);
-
+    if constexpr (Pro::size > 0) {
+      pro_.validate(in.shape, pro_name);
+      // Other tasks still read the prologue's operands while one writes its output.
+      detail::check(!pro_.reads_from(out), pro_name, ": a tensor operand overlaps the output; pass a separate buffer");
+    }
+    const conv::dw::Split sp = conv::dw::split<Arch>(in.shape, expect.h, std::max(1, static_cast<int>(exec.threads())));
     conv::dw::run<Arch, static_cast<int>(KernelSize::h), static_cast<int>(KernelSize::w)>(
-        conv::dw::make_call(in, out, packed_, p_), epi_);
+        conv::dw::make_call(in, out, packed_, p_), sp, epi_, pro_, exec);
   }
 
-  /// The layer `o` (its packed weights, moved) with its chain replaced by `epi`.
-  template <class OtherEpi>
-  DepthwiseConv2D(DepthwiseConv2D<KernelSize, OtherEpi, Arch>&& o, Epi epi)
-      : p_(o.p_), epi_(std::move(epi)), packed_(std::move(o.packed_)) {
+  /// The layer `o` (its packed weights, moved) with its chains replaced by `epi` and
+  /// `pro`. Throws sinter::error when a per-channel operand's length differs from C.
+  template <class E2, class P2>
+  DepthwiseConv2D(DepthwiseConv2D<KernelSize, E2, P2, Arch>&& o, Epi epi, Pro pro)
+      : p_(o.p_), epi_(std::move(epi)), pro_(std::move(pro)), packed_(std::move(o.packed_)) {
     detail::check_channels(epi_, packed_.c, name);
+    detail::check_channels(pro_, packed_.c, pro_name);
   }
 
   /// The epilogue chain (e.g. to rebind a tensor operand: epilogue().op<3>().operand).
   Epi& epilogue() noexcept { return epi_; }
   const Epi& epilogue() const noexcept { return epi_; }
+  /// The prologue chain (e.g. to rebind a tensor operand: prologue().op<0>().operand).
+  Pro& prologue() noexcept { return pro_; }
+  const Pro& prologue() const noexcept { return pro_; }
   const DepthwiseParams& params() const noexcept { return p_; }
   index_t channels() const noexcept { return packed_.c; }
   index_t in_channels() const noexcept { return packed_.c; }
   index_t out_channels() const noexcept { return packed_.c; }
 
-  /// The same layer with `op` appended to its chain (value form: dw | relu6()).
+  /// The same layer with `op` appended to its epilogue (value form: dw | relu6()).
   /// Throws sinter::error when a per-channel operand's length differs from C.
   template <ElementwiseOp Op>
   friend auto operator|(DepthwiseConv2D&& d, Op op) {
-    using Next = decltype(d.epi_.then(std::move(op)));
-    return DepthwiseConv2D<KernelSize, Next, Arch>(std::move(d), d.epi_.then(std::move(op)));
+    auto epi = d.epi_.then(std::move(op));
+    auto pro = d.pro_;
+    return DepthwiseConv2D<KernelSize, decltype(epi), Pro, Arch>(std::move(d), std::move(epi), std::move(pro));
   }
   template <ElementwiseOp Op>
   friend auto operator|(const DepthwiseConv2D& d, Op op) {
     return DepthwiseConv2D(d) | std::move(op);
   }
-  /// The same layer with a whole chain appended.
+  /// The same layer with a whole chain appended to its epilogue.
   template <class... Ops>
   friend auto operator|(DepthwiseConv2D&& d, const Epilogue<Ops...>& chain) {
     return std::apply([&](const Ops&... o) { return (std::move(d) | ... | o); }, chain.ops);
@@ -188,13 +224,28 @@ class DepthwiseConv2D {
   friend auto operator|(const DepthwiseConv2D& d, const Epilogue<Ops...>& chain) {
     return DepthwiseConv2D(d) | chain;
   }
+  /// The same layer with `p`'s chain run on its input first (value form:
+  /// s::prologue(s::sub(s::per_channel(mean)) | s::mul(s::per_channel(inv_std))) | dw).
+  /// A layer that already has a prologue runs `p`'s ops first, then its own. Throws
+  /// sinter::error when a per-channel operand's length differs from C.
+  template <class P>
+  friend auto operator|(prologue_of<P> p, DepthwiseConv2D&& d) {
+    auto epi = d.epi_;
+    auto pro = std::apply([&](const auto&... o) { return (p.chain | ... | o); }, d.pro_.ops);
+    return DepthwiseConv2D<KernelSize, Epi, decltype(pro), Arch>(std::move(d), std::move(epi), std::move(pro));
+  }
+  template <class P>
+  friend auto operator|(prologue_of<P> p, const DepthwiseConv2D& d) {
+    return std::move(p) | DepthwiseConv2D(d);
+  }
 
  private:
-  template <class, class, class>
+  template <class, class, class, class>
   friend class DepthwiseConv2D;
 
   DepthwiseParams p_;
   Epi epi_;
+  Pro pro_;
   conv::PackedDepthwise packed_;
 };
 
