@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "../gemm/driver.hpp"
@@ -20,9 +21,9 @@
 namespace sinter::conv {
 
 /// Which input rows a worker's prologue band holds: rows [h0, h1) of the image the GEMM
-/// call reads, row h at slot h mod R of the band (R = Im2colA::band_rows()), so a row
-/// the same worker's previous block transformed is not transformed again. One per
-/// worker, reset (valid = false) before each GEMM call.
+/// call reads, row h at band row h - h0, so a row the same worker's previous block
+/// transformed is not transformed again. One per worker, reset (valid = false) before
+/// each GEMM call.
 struct BandRows {
   index_t h0 = 0, h1 = 0;
   bool valid = false;
@@ -36,12 +37,16 @@ struct BandRows {
 /// taps still read the zero row: padding stays zero after the prologue):
 ///   1x1 filters  the block's own input pixels, mc x cin_g floats: each input pixel
 ///                is transformed once per call (blocks do not overlap);
-///   otherwise    a ring of R input rows (R = band_rows(), enough for one block):
-///                prepare() transforms only the rows the worker's band does not hold
-///                yet (BandRows), so each input row is transformed once per call and
-///                worker when its blocks run in order (the serial executor; nearly so
-///                for others), instead of once per block (a 3x3 stride-2 layer with
-///                256-pixel output rows and 48-row blocks: ~8x fewer).
+///   otherwise    a window of up to 2R consecutive input rows (R = band_rows(), the
+///                rows one block reads): prepare() transforms only the rows the
+///                worker's window does not hold yet (BandRows) and slides the window
+///                (moving the rows still needed to its start) when it is full. Each
+///                input row is thus transformed once per call and worker when its
+///                blocks run in order (the serial executor; nearly so for others),
+///                instead of once per block (a 3x3 stride-2 layer with 256-pixel output
+///                rows and 48-row blocks: ~8x fewer). Rows stay contiguous, so a tap's
+///                address is one multiply-add as without a prologue (a ring of R rows
+///                would need a wrap per tap row).
 template <class Arch, class Pro = Prologue<>>
 struct Im2colA {
   TensorView<const float> in;
@@ -59,21 +64,26 @@ struct Im2colA {
   const std::byte* ws = nullptr;
   std::size_t worker_bytes = 0;
   // Set by bind() and prepare():
-  float* band = nullptr;  // scratch_floats() floats
-  index_t band_r = 0;     // ring rows R (0: 1x1 filter, pixel band)
-  index_t ring_stride = 0;  // band_stride(in.shape.w, cin_g)
-  BandRows* held = nullptr;
+  float* band = nullptr;        // scratch_floats() floats
+  index_t window = 0;           // rows the window holds at most (0: 1x1 filter, pixel band)
+  index_t row_floats = 0;       // band_stride(in.shape.w, cin_g): floats between band rows
+  BandRows* held = nullptr;     // this worker's BandRows (null: refill every block)
   mutable index_t band_m0 = 0;  // pixel band: first A row of the block
-  mutable index_t slot_h = 0;   // ring: slot of input row h is h - slot_h, minus R when >= R
+  mutable index_t band_h0 = 0;  // window: input row at the band's start
 
   static constexpr bool has_prologue = Pro::size > 0;
 
-  /// Input rows a ring band holds: enough for a block of `mc` output rows.
+  /// Input rows one block of `mc` output rows reads at most.
   static index_t band_rows(index_t mc, index_t ow, index_t h, index_t kh, const Conv2DParams& p) noexcept {
     const index_t out_rows = (mc + ow - 1) / ow + 1;
     return std::min(h, (out_rows - 1) * p.stride.h + (kh - 1) * p.dilation.h + 1);
   }
-  /// Floats between ring rows: a row's w * cin_g floats rounded up to whole vectors, so
+  /// Rows of the window: 2R, so it slides at most once per R new rows (never more rows
+  /// than the image has).
+  static index_t window_rows(index_t mc, index_t ow, index_t h, index_t kh, const Conv2DParams& p) noexcept {
+    return std::min(h, 2 * band_rows(mc, ow, h, kh, p));
+  }
+  /// Floats between band rows: a row's w * cin_g floats rounded up to whole vectors, so
   /// every row starts aligned (the prologue's stores are aligned).
   static index_t band_stride(index_t w, index_t cin_g) noexcept {
     constexpr index_t L = xsimd::batch<float, Arch>::size;
@@ -86,7 +96,7 @@ struct Im2colA {
     if constexpr (!has_prologue) return 0;
     constexpr index_t mc = gemm::blocking<Arch>::mc;
     if (kh == 1 && kw == 1) return mc * cin_g;
-    return band_rows(mc, ow, in.h, kh, p) * band_stride(in.w, cin_g);
+    return window_rows(mc, ow, in.h, kh, p) * band_stride(in.w, cin_g);
   }
 
   index_t rows() const noexcept { return n_count * oh * ow; }
@@ -97,9 +107,9 @@ struct Im2colA {
     Im2colA b = *this;
     b.band = scratch;
     if (kh == 1 && kw == 1) return b;
-    b.band_r = band_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p);
-    b.ring_stride = band_stride(in.shape.w, cin_g);
-    // The worker owning `scratch`; without one the ring is refilled for every block.
+    b.window = window_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p);
+    b.row_floats = band_stride(in.shape.w, cin_g);
+    // The worker owning `scratch`; without one the window is refilled for every block.
     const auto at = reinterpret_cast<const std::byte*>(scratch);
     if (bands != nullptr && worker_bytes > 0 && at >= ws) {
       const auto w = static_cast<std::size_t>(at - ws) / worker_bytes;
@@ -116,7 +126,7 @@ struct Im2colA {
 
   void prepare(index_t m0, index_t mc) const noexcept {
     if constexpr (has_prologue) {
-      if (band_r == 0) {
+      if (window == 0) {
         band_m0 = m0;
         for_pixel_runs(m0, mc, [&](index_t slot, const float* src, index_t n, RowCoord first) {
           pro.row(src, p.stride.w * in.stride_w, band + slot * cin_g, n, first, p.stride.w);
@@ -130,19 +140,15 @@ struct Im2colA {
   void fill(const RowCoord& rc, const float** ptrs, index_t stride) const noexcept {
     const index_t ih0 = rc.h * p.stride.h - p.pad.top, iw0 = rc.w * p.stride.w - p.pad.left;
     if constexpr (has_prologue) {
-      if (band_r == 0) {  // 1x1: the pixel's slot in the block, or the zero row
+      if (window == 0) {  // 1x1: the pixel's slot in the block, or the zero row
         const bool inside = ih0 >= 0 && ih0 < in.shape.h && iw0 >= 0 && iw0 < in.shape.w;
         const index_t m = ((rc.n - n_begin) * oh + rc.h) * ow + rc.w;
         *ptrs = inside ? band + (m - band_m0) * cin_g : zeros;
         return;
       }
-      // Ring slot of row ih: ih mod R (see slot()); rows are ring_stride floats apart.
       const float* const b = band;
-      const index_t sh = slot_h, R = band_r, rs = ring_stride;
-      fill_taps(ih0, iw0, cin_g, ptrs, stride, [=](index_t ih) {
-        const index_t s = ih - sh;
-        return b + (s >= R ? s - R : s) * rs;
-      });
+      const index_t h0 = band_h0, rs = row_floats;
+      fill_taps(ih0, iw0, cin_g, ptrs, stride, [=](index_t ih) { return b + (ih - h0) * rs; });
     } else {
       const float* const base = in.pixel(rc.n, 0, 0) + c0;
       const index_t sh = in.stride_h;
@@ -182,32 +188,30 @@ struct Im2colA {
             std::min<index_t>(in.shape.h, y1 * p.stride.h - p.pad.top + (kh - 1) * p.dilation.h + 1)};
   }
 
-  // Ring band slot of input row h, h in [h0, h0 + R) of the last prepare(): h mod R.
-  index_t slot(index_t h) const noexcept {
-    const index_t s = h - slot_h;
-    return s >= band_r ? s - band_r : s;
-  }
-
   void prepare_rows(index_t m0, index_t mc) const noexcept {
     const auto [h0, h1] = input_rows(m0, mc);
     if (h0 >= h1) return;
+    BandRows fresh;
+    BandRows& w = held != nullptr ? *held : fresh;
     index_t from = h0;
-    if (held != nullptr) {
-      // Rows [h0, held->h1) are in the ring when h0 lies in the held range; the rows
-      // written below go to slots of rows < h0 (h1 - h0 <= R and held->h1 - h0 <= R).
-      if (held->valid && h0 >= held->h0 && h0 <= held->h1) {
-        from = held->h1;
-        held->h1 = std::max(held->h1, h1);
-      } else {
-        held->h1 = h1;
+    if (w.valid && h0 >= w.h0 && h0 <= w.h1) {
+      // Rows [h0, w.h1) are in the window. Slide it when the rows to add do not fit:
+      // the rows still needed move to its start (h1 - h0 <= R, w.h1 - h0 <= 2R).
+      from = w.h1;
+      if (std::max(w.h1, h1) - w.h0 > window) {
+        std::memmove(band, band + (h0 - w.h0) * row_floats,
+                     static_cast<std::size_t>((w.h1 - h0) * row_floats) * sizeof(float));
+        w.h0 = h0;
       }
-      held->h0 = h0;
-      held->valid = true;
+    } else {
+      w.h0 = h0;
     }
-    slot_h = h0 - h0 % band_r;
     for (index_t h = from; h < h1; ++h)
-      pro.row(in.pixel(n_begin, h, 0) + c0, in.stride_w, band + slot(h) * ring_stride, in.shape.w,
+      pro.row(in.pixel(n_begin, h, 0) + c0, in.stride_w, band + (h - w.h0) * row_floats, in.shape.w,
               RowCoord{n_begin, h, 0});
+    w.h1 = std::max(from, h1);
+    w.valid = true;
+    band_h0 = w.h0;
   }
 
   // 1x1 filter: calls f(slot, src, n, first) for each run of A rows [m0, m0 + mc) of one
