@@ -12,8 +12,8 @@
 // periodic pattern built once per layer call, pattern[j] = x[c0 + j mod C] for
 // j < P = lcm(C, lanes): the vector at flat offset i of a run starting on a pixel
 // boundary reads pattern + (i mod P), a full aligned load since P is a multiple of the
-// lanes (the pattern is built even for C a multiple of the lanes, P = C: misaligned
-// operand loads cost up to 2x in this loop on AVX-512).
+// lanes (the pattern is built even for C a multiple of the lanes, P = C, so the loads
+// are aligned whatever the operand's own alignment).
 // Tensor operands are read along the run when their own pixel stride equals C too;
 // otherwise (and for an input whose pixels are strided) each pixel is its own run.
 #pragma once
@@ -23,6 +23,7 @@
 #include <numeric>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include "../core/masked.hpp"
 #include "../epilogue/chain.hpp"
