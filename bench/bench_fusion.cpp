@@ -11,6 +11,12 @@
 // ratios unfused/fused, unfused_1pass/fused, fused/bare. Layers: the memory-bound
 // depthwise 3x3 112x112x32 and 1x1 56x56x64->256, and for contrast the compute-bound
 // 3x3 56x56x64->64 (algo::Automatic: Winograd) and 1x1 14x14x512->512.
+//
+// BM_elementwise/32x32x128: the motivating material's case, element-wise ops alone on a
+// (1, 32, 32, 128) tensor: y = x * a + b (a, b per channel) as two s::elementwise passes
+// (mul, then add in place: 2 loops, 4 tensor accesses per element) against one pass of
+// the chain (1 loop, 2 accesses: read x, write y), and the same with a residual tensor
+// and ReLU (4 passes, 9 accesses, against 1 pass, 3 accesses); ratio unfused/fused.
 // The chain-length sweeps are bench_chain_conv and bench_chain_depthwise.
 //
 // Run pinned, one binary at a time:
@@ -82,6 +88,39 @@ void BM_unfused(benchmark::State& state, LayerShape sh, Make make) {
   if (e1 > 1e-6 || e2 > 1e-6) state.SkipWithError("unfused and fused outputs differ");
 }
 
+void BM_elementwise(benchmark::State& state, LayerShape sh) {
+  LayerData d(sh);  // an element-wise pass on the layer's output shape
+  std::vector<float> x = d.res, y1(sh.out_size()), y2(sh.out_size()), y3(sh.out_size()), y4(sh.out_size());
+  const s::Shape4 shape{1, sh.oh(), sh.ow(), sh.out_c()};
+  const auto in = s::nhwc<const float>(x.data(), shape);
+  const auto view = [&](std::vector<float>& v) { return s::nhwc(v.data(), shape); };
+  const auto cview = [&](std::vector<float>& v) { return s::nhwc<const float>(v.data(), shape); };
+  const auto res = s::nhwc<const float>(d.out2.data(), shape);
+  std::fill(d.out2.begin(), d.out2.end(), 0.5f);
+  const auto mul = s::elementwise(s::mul(s::per_channel(d.scale)));
+  const auto add = s::elementwise(s::add(s::per_channel(d.shift)));
+  const auto add_res = s::elementwise(s::add(s::tensor(res)));
+  const auto relu = s::elementwise(s::relu());
+  const auto mul_add = s::elementwise(s::mul(s::per_channel(d.scale)) | s::add(s::per_channel(d.shift)));
+  const auto chain4 = s::elementwise(s::mul(s::per_channel(d.scale)) | s::add(s::per_channel(d.shift)) |
+                                     s::add(s::tensor(res)) | s::relu());
+  const double n = 4.0 * static_cast<double>(sh.out_size()), c = 4.0 * static_cast<double>(sh.out_c());
+  run_paired(state,
+             {{"mul_add_unfused", [&] { mul(in, view(y1)); add(cview(y1), view(y1)); }, {0, 4 * n + 2 * c}, true},
+              {"mul_add_fused", [&] { mul_add(in, view(y2)); }, {0, 2 * n + 2 * c}, true},
+              {"chain4_unfused",
+               [&] {
+                 mul(in, view(y3));
+                 add(cview(y3), view(y3));
+                 add_res(cview(y3), view(y3));
+                 relu(cview(y3), view(y3));
+               },
+               {0, 9 * n + 2 * c},
+               true},
+              {"chain4_fused", [&] { chain4(in, view(y4)); }, {0, 3 * n + 2 * c}, true}},
+             {{"mul_add:unfused/fused", 0, 1}, {"chain4:unfused/fused", 2, 3}});
+}
+
 template <class Make>
 void register_unfused(const LayerShape& sh, Make make) {
   benchmark::RegisterBenchmark(("BM_unfused/" + sh.name()).c_str(),
@@ -97,6 +136,8 @@ const bool registered = [] {
   register_unfused(detail::conv("motivating", 56, 64, 256, 1, 1), conv1);
   register_unfused(detail::conv_sym("resnet18", 56, 64, 64, 3, 1), conv3);
   register_unfused(detail::conv("mobilenet_v1", 14, 512, 512, 1, 1), conv1);
+  benchmark::RegisterBenchmark("BM_elementwise/32x32x128", BM_elementwise, detail::conv("motivating", 32, 128, 128, 1, 1))
+      ->Unit(benchmark::kMicrosecond);
   return true;
 }();
 

@@ -11,7 +11,8 @@
 //     output written once, plus each operand once (per-channel vectors and tensors).
 //   * %peak divides by the single-core FMA peak of the build's SIMD architecture and
 //     %bw by the single-core STREAM triad bandwidth on arrays far larger than the caches,
-//     both measured by the binary itself on first use (bench_machine reports them), or
+//     both measured by the binary itself on first use (best rates, as STREAM reports;
+//     bench_machine reports them), or
 //     taken from SINTER_BENCH_PEAK_GFLOPS / SINTER_BENCH_DRAM_GBS when set (bench/report.py
 //     sets them from bench_machine's run so that every binary divides by the same values).
 #pragma once
@@ -98,21 +99,23 @@ constexpr double fma_chains_flops() {
   return 2.0 * xsimd::batch<float, Arch>::size * kFmaChains * kFmaIters;
 }
 
-/// Single-core FMA peak of `Arch` in GFLOP/s: median of `reps` timings of ~1 ms each.
+/// Single-core FMA peak of `Arch` in GFLOP/s: the best of `reps` timings of ~1 ms each
+/// (a peak is an upper bound: on a shared machine, interrupted or slowed timings only
+/// err low; STREAM likewise reports its best rate).
 template <class Arch>
-double measure_fma_peak(int reps = 9) {
+double measure_fma_peak(int reps = 15) {
   using B = xsimd::batch<float, Arch>;
   alignas(64) B acc[kFmaChains];
   for (int i = 0; i < kFmaChains; ++i) acc[i] = B(0.001f * static_cast<float>(i));
   fma_chains<Arch>(acc);
-  std::vector<double> r;
+  double best = 0;
   for (int rep = 0; rep < reps; ++rep) {
     const double t0 = thread_seconds();
-    for (int k = 0; k < 32; ++k) fma_chains<Arch>(acc);
-    r.push_back(32 * fma_chains_flops<Arch>() / (thread_seconds() - t0) * 1e-9);
+    for (int k = 0; k < 128; ++k) fma_chains<Arch>(acc);
+    best = std::max(best, 128 * fma_chains_flops<Arch>() / (thread_seconds() - t0) * 1e-9);
   }
   benchmark::DoNotOptimize(acc);
-  return median(r);
+  return best;
 }
 
 /// The %peak denominator: SINTER_BENCH_PEAK_GFLOPS, else measured once per process for
@@ -195,17 +198,18 @@ struct StreamArrays {
 /// (8x a 32 MiB L3 slice; the triad allocates three such arrays).
 inline double stream_mib() { return env_double("SINTER_BENCH_STREAM_MIB", 256); }
 
-/// Bandwidth of `k` in GB/s on arrays of `mib` MiB: median of `reps` passes.
+/// Bandwidth of `k` in GB/s on arrays of `mib` MiB: the best of `reps` passes (STREAM's
+/// "best rate").
 inline double measure_stream(Stream k, double mib, int reps = 7) {
   StreamArrays arr(mib);
   arr.pass(k);
-  std::vector<double> r;
+  double best = 0;
   for (int i = 0; i < reps; ++i) {
     const double t0 = thread_seconds();
     const double bytes = arr.pass(k);
-    r.push_back(bytes / (thread_seconds() - t0) * 1e-9);
+    best = std::max(best, bytes / (thread_seconds() - t0) * 1e-9);
   }
-  return median(r);
+  return best;
 }
 
 /// The %bw denominator: SINTER_BENCH_DRAM_GBS, else the triad measured once per process
@@ -255,15 +259,25 @@ struct Ratio {
   std::size_t num, den;
 };
 
-/// Runs every variant once per iteration (starting with a different one each time, so
-/// none always runs on caches warmed by the same predecessor), times each with the
-/// thread's CPU clock, and reports per variant "<name>:us" (time per call), GFLOP/s,
-/// %peak, GB/s (and %bw for memory-bound ones), plus the requested time ratios. Ratios
-/// measured this way share the machine's load, which on a shared machine is what makes
-/// them comparable; Google Benchmark's own time column is the sum over the variants.
+/// Runs every variant once per iteration, each as a batch of calls of about 1 ms
+/// (reading the thread's CPU clock is a system call of a microsecond or more: a batch
+/// keeps it under 0.5% of the time it measures), starting with a different variant each
+/// time so that none always runs after the same predecessor. Reports per variant
+/// "<name>:us" (time per call), GFLOP/s, %peak, GB/s (and %bw for memory-bound ones),
+/// plus the requested time ratios. Ratios measured this way share the machine's load,
+/// which on a shared machine is what makes them comparable; Google Benchmark's own time
+/// column is the sum over the variants' batches.
 inline void run_paired(benchmark::State& state, const std::vector<Variant>& vs, const std::vector<Ratio>& ratios) {
   const std::size_t n = vs.size();
-  for (const Variant& v : vs) v.run();  // warm-up: page faults, lazy allocations
+  constexpr double kBatchSeconds = 1e-3;
+  std::vector<int> batch(n, 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    vs[i].run();  // warm-up: page faults, lazy allocations
+    const double t0 = thread_seconds();
+    vs[i].run();
+    const double t = thread_seconds() - t0;
+    batch[i] = static_cast<int>(std::clamp(std::ceil(kBatchSeconds / std::max(t, 1e-9)), 1.0, 10000.0));
+  }
   std::vector<double> t(n, 0.0);
   std::size_t first = 0;
   std::int64_t iters = 0;
@@ -271,16 +285,20 @@ inline void run_paired(benchmark::State& state, const std::vector<Variant>& vs, 
     for (std::size_t j = 0; j < n; ++j) {
       const std::size_t i = (first + j) % n;
       const double t0 = thread_seconds();
-      vs[i].run();
-      benchmark::ClobberMemory();
+      for (int r = 0; r < batch[i]; ++r) {
+        vs[i].run();
+        benchmark::ClobberMemory();
+      }
       t[i] += thread_seconds() - t0;
     }
     first = (first + 1) % n;
     ++iters;
   }
   if (iters == 0) return;
+  std::vector<double> per_call(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const double sec = t[i] / static_cast<double>(iters);
+    const double sec = t[i] / static_cast<double>(iters * batch[i]);
+    per_call[i] = sec;
     const Work& w = vs[i].work;
     const std::string& p = vs[i].name;
     state.counters[p + ":us"] = sec * 1e6;
@@ -293,7 +311,7 @@ inline void run_paired(benchmark::State& state, const std::vector<Variant>& vs, 
       if (vs[i].mem_bound) state.counters[p + ":%bw"] = w.bytes / sec * 1e-9 * 100 / dram_gbs();
     }
   }
-  for (const Ratio& r : ratios) state.counters[r.name] = t[r.num] / t[r.den];
+  for (const Ratio& r : ratios) state.counters[r.name] = per_call[r.num] / per_call[r.den];
 }
 
 /// Largest |a - b| over max(|b|) (0 when equal): how far `a` is from the reference `b`.
