@@ -286,7 +286,7 @@ def render(json_dir, report_path, chart_path):
             rl = roofline_us(r, "fused", peak, triad)
             cap = rl and r.get("fused:GB/s") and triad and (
                 100 * r["fused:GB/s"] * r["fused:us"] / rl / triad)
-            note = f" (roofline cap here: {f(min(cap, 100), 0, True)})" if cap and cap < 100 else ""
+            note = f" (the roofline caps it at {f(cap, 0, True)} here)" if cap and cap < 95 else ""
             bars.append((f"{lay}: fused layer's achieved bandwidth >= 80% of DRAM triad", f(bw, 0, True) + note,
                          bw is not None and bw >= 80))
             u = r.get("unfused/fused")
@@ -364,6 +364,14 @@ def render(json_dir, report_path, chart_path):
         md.append(table(["set", "layer", "sinter GFLOP/s", f"{label} GFLOP/s", f"{label} %peak",
                          "time ratio bare", "time ratio fused", "sinter fused/bare", f"{label} fused/bare", "err"],
                         rows) + "\n")
+        for kind in ("bare", "fused"):
+            ratios = {n: r.get(f"sinter/{peer}:{kind}") for n, r in b.items()
+                      if not n.startswith("_") and "error" not in r}
+            lose = sorted((v, n) for n, v in ratios.items() if v and v > 1.05)
+            win = [n for n, v in ratios.items() if v and v < 0.95]
+            md.append(f"- {kind}: sinter faster (ratio < 0.95) on {len(win)} of {len(ratios)} layers; slower "
+                      f"(> 1.05) on {len(lose)}" + (": " + ", ".join(f"{n} ({v:.2f})" for v, n in reversed(lose))
+                                                     if lose else "") + "\n")
         impls = sorted(set(b["_labels"].values()))
         if impls:
             md.append(f"{label} implementations used: {', '.join(impls)}.\n")
