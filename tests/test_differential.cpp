@@ -32,7 +32,7 @@ namespace {
 #if defined(SINTER_TEST_SANITIZED)
 constexpr long default_layers = 2500;
 #elif defined(__aarch64__)
-constexpr long default_layers = 1500;
+constexpr long default_layers = 3000;
 #else
 constexpr long default_layers = 10000;
 #endif
