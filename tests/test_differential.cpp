@@ -30,7 +30,7 @@ namespace {
 // AddressSanitizer) and the aarch64 build under qemu take several times longer per
 // layer, so they draw fewer, staying under a minute.
 #if defined(SINTER_TEST_SANITIZED)
-constexpr long default_layers = 2500;
+constexpr long default_layers = 6000;
 #elif defined(__aarch64__)
 constexpr long default_layers = 3000;
 #else
