@@ -8,6 +8,17 @@
 // Taps that fall in the zero padding point at a zero row instead. A 1x1 stride-1
 // convolution (pointwise) thus reads the input as A in place, with no copy; stride 2
 // reads every other pixel the same way.
+//
+// Few channels per group (the RGB stem, C_in = 3): a segment of cin_g floats would run
+// the micro-kernel's K loop only cin_g steps per pointer, and fill KH*KW pointers per
+// row for 2*KH*KW*cin_g FLOPs per output channel. With dilation.w == 1 the KW taps of a
+// filter row are adjacent pixels, i.e. KW*cin_g contiguous floats of an input row, and
+// the packed weights' K order (ky, kx, c) has them contiguous too: such rows are read as
+// KH segments of KW*cin_g floats (merged taps). The taps then read a band of input rows
+// (transformed by the prologue, or copied when there is none) with pad.left and
+// pad.right zero pixels on each side, so no segment straddles the padding. Each output
+// still accumulates its K terms in the same order, so the results are bitwise those of
+// the per-tap segments.
 #pragma once
 
 #include <algorithm>
@@ -30,7 +41,13 @@ struct BandRows {
 };
 
 /// A of one group of a conv2d over images [n_begin, n_begin + n_count), as
-/// gemm::IndirectA. Without a prologue (Pro = Prologue<>) taps point into `in`.
+/// gemm::IndirectA. Without a prologue (Pro = Prologue<>) and merged taps, taps point
+/// into `in`.
+///
+/// With merged taps (`merged`, set to merges_taps(kw, cin_g, p); n_count must be 1)
+/// each row has one segment per filter row, pointing into a worker's window of input
+/// rows as below, every band row padded with pad.left and pad.right zero pixels; rows
+/// in the top/bottom padding read the zero row (>= kw * cin_g floats then).
 ///
 /// With a prologue (n_count must be 1), a copy bound to a worker's scratch (bind) holds
 /// the transformed input a block of mc output rows reads, and taps point there (padded
@@ -50,7 +67,7 @@ struct BandRows {
 template <class Arch, class Pro = Prologue<>>
 struct Im2colA {
   TensorView<const float> in;
-  const float* zeros = nullptr;  // >= cin_g zero floats, for padded taps
+  const float* zeros = nullptr;  // zero_floats() zero floats, for padded taps
   index_t cin_g = 0, c0 = 0;     // channels per group, first channel of this group
   index_t kh = 0, kw = 0, oh = 0, ow = 0;
   Conv2DParams p;
@@ -63,6 +80,7 @@ struct Im2colA {
   int workers = 0;
   const std::byte* ws = nullptr;
   std::size_t worker_bytes = 0;
+  bool merged = false;  // merged taps: merges_taps(kw, cin_g, p)
   // Set by bind() and prepare():
   float* band = nullptr;        // scratch_floats() floats
   index_t window = 0;           // rows the window holds at most (0: 1x1 filter, pixel band)
@@ -72,6 +90,24 @@ struct Im2colA {
   mutable index_t band_h0 = 0;  // window: input row at the band's start
 
   static constexpr bool has_prologue = Pro::size > 0;
+  /// Channels per group up to which the taps of a filter row are merged: up to 8 the
+  /// per-pointer cost of a cin_g-step K loop is a large part of a segment's time.
+  static constexpr index_t max_merged_channels = 8;
+
+  /// Whether rows are read as KH segments of KW * cin_g floats (see the file comment):
+  /// a filter row has more than one tap, they are adjacent (dilation.w == 1), and there
+  /// are at most max_merged_channels channels per group.
+  static bool merges_taps(index_t kw, index_t cin_g, const Conv2DParams& p) noexcept {
+    return kw > 1 && p.dilation.w == 1 && cin_g <= max_merged_channels;
+  }
+  /// Segments per row of A.
+  static index_t segments(index_t kh, index_t kw, index_t cin_g, const Conv2DParams& p) noexcept {
+    return merges_taps(kw, cin_g, p) ? kh : kh * kw;
+  }
+  /// Floats of the zero row padded taps read.
+  static index_t zero_floats(index_t kw, index_t cin_g, const Conv2DParams& p) noexcept {
+    return merges_taps(kw, cin_g, p) ? kw * cin_g : cin_g;
+  }
 
   /// Input rows one block of `mc` output rows reads at most.
   static index_t band_rows(index_t mc, index_t ow, index_t h, index_t kh, const Conv2DParams& p) noexcept {
@@ -90,25 +126,30 @@ struct Im2colA {
     return (w * cin_g + L - 1) / L * L;
   }
   /// Scratch floats per worker for an input of shape `in`, a kh x kw filter and output
-  /// width `ow` (0 without a prologue).
+  /// width `ow` (0 without a prologue and merged taps).
   static index_t scratch_floats(Shape4 in, index_t ow, index_t kh, index_t kw, index_t cin_g,
                                 const Conv2DParams& p) noexcept {
-    if constexpr (!has_prologue) return 0;
+    const bool merge = merges_taps(kw, cin_g, p);
+    if (!has_prologue && !merge) return 0;
     constexpr index_t mc = gemm::blocking<Arch>::mc;
     if (kh == 1 && kw == 1) return mc * cin_g;
-    return window_rows(mc, ow, in.h, kh, p) * band_stride(in.w, cin_g);
+    const index_t w = merge ? in.w + p.pad.left + p.pad.right : in.w;
+    return window_rows(mc, ow, in.h, kh, p) * band_stride(w, cin_g);
   }
 
+  /// Whether taps read a worker's band (a prologue or merged taps) rather than `in`.
+  bool uses_band() const noexcept { return has_prologue || merged; }
   index_t rows() const noexcept { return n_count * oh * ow; }
   index_t scratch_floats() const noexcept { return scratch_floats(in.shape, ow, kh, kw, cin_g, p); }
-  Im2colA bind(float* scratch) const noexcept
-    requires has_prologue
-  {
+  /// This source reading its band from `scratch` (scratch_floats() floats; unused, may
+  /// be null, when uses_band() is false).
+  Im2colA bind(float* scratch) const noexcept {
     Im2colA b = *this;
+    if (!uses_band()) return b;
     b.band = scratch;
     if (kh == 1 && kw == 1) return b;
     b.window = window_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p);
-    b.row_floats = band_stride(in.shape.w, cin_g);
+    b.row_floats = band_stride(merged ? in.shape.w + p.pad.left + p.pad.right : in.shape.w, cin_g);
     // The worker owning `scratch`; without one the window is refilled for every block.
     const auto at = reinterpret_cast<const std::byte*>(scratch);
     if (bands != nullptr && worker_bytes > 0 && at >= ws) {
@@ -117,28 +158,51 @@ struct Im2colA {
     }
     return b;
   }
-  index_t segments() const noexcept { return kh * kw; }
-  index_t seg_len() const noexcept { return cin_g; }
+  index_t segments() const noexcept { return merged ? kh : kh * kw; }
+  index_t seg_len() const noexcept { return merged ? kw * cin_g : cin_g; }
   RowCoord coord(index_t m) const noexcept {
     const index_t x = m % ow, yz = m / ow;
     return {n_begin + yz / oh, yz % oh, x};
   }
+  /// coord(m + 1) from rc = coord(m).
+  RowCoord next(RowCoord rc) const noexcept {
+    if (++rc.w == ow) {
+      rc.w = 0;
+      if (++rc.h == oh) {
+        rc.h = 0;
+        ++rc.n;
+      }
+    }
+    return rc;
+  }
 
   void prepare(index_t m0, index_t mc) const noexcept {
+    if (!uses_band()) return;
     if constexpr (has_prologue) {
       if (window == 0) {
         band_m0 = m0;
         for_pixel_runs(m0, mc, [&](index_t slot, const float* src, index_t n, RowCoord first) {
           pro.row(src, p.stride.w * in.stride_w, band + slot * cin_g, n, first, p.stride.w);
         });
-      } else {
-        prepare_rows(m0, mc);
+        return;
       }
     }
+    prepare_rows(m0, mc);
   }
 
   void fill(const RowCoord& rc, const float** ptrs, index_t stride) const noexcept {
     const index_t ih0 = rc.h * p.stride.h - p.pad.top, iw0 = rc.w * p.stride.w - p.pad.left;
+    if (merged) {  // one segment per filter row, inside the band's padded row
+      const float* const b = band;
+      const float* const zero = zeros;
+      const index_t H = in.shape.h, dh = p.dilation.h, rs = row_floats;
+      const index_t off = (iw0 + p.pad.left) * cin_g - band_h0 * rs;
+      for (index_t y = 0; y < kh; ++y) {
+        const index_t ih = ih0 + y * dh;
+        ptrs[y * stride] = ih < 0 || ih >= H ? zero : b + (off + ih * rs);
+      }
+      return;
+    }
     if constexpr (has_prologue) {
       if (window == 0) {  // 1x1: the pixel's slot in the block, or the zero row
         const bool inside = ih0 >= 0 && ih0 < in.shape.h && iw0 >= 0 && iw0 < in.shape.w;
@@ -206,9 +270,23 @@ struct Im2colA {
     } else {
       w.h0 = h0;
     }
-    for (index_t h = from; h < h1; ++h)
-      pro.row(in.pixel(n_begin, h, 0) + c0, in.stride_w, band + (h - w.h0) * row_floats, in.shape.w,
-              RowCoord{n_begin, h, 0});
+    // Merged taps: each row between pad.left and pad.right zero pixels (moved with it).
+    const index_t lead = merged ? p.pad.left * cin_g : 0, trail = merged ? p.pad.right * cin_g : 0;
+    const index_t W = in.shape.w;
+    for (index_t h = from; h < h1; ++h) {
+      float* const r = band + (h - w.h0) * row_floats;
+      const float* const src = in.pixel(n_begin, h, 0) + c0;
+      std::fill_n(r, lead, 0.f);
+      if constexpr (has_prologue) {
+        pro.row(src, in.stride_w, r + lead, W, RowCoord{n_begin, h, 0});
+      } else if (in.stride_w == cin_g) {
+        std::memcpy(r + lead, src, static_cast<std::size_t>(W * cin_g) * sizeof(float));
+      } else {
+        for (index_t x = 0; x < W; ++x)
+          std::memcpy(r + lead + x * cin_g, src + x * in.stride_w, static_cast<std::size_t>(cin_g) * sizeof(float));
+      }
+      std::fill_n(r + lead + W * cin_g, trail, 0.f);
+    }
     w.h1 = std::max(from, h1);
     w.valid = true;
     band_h0 = w.h0;

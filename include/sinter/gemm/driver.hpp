@@ -39,10 +39,12 @@ struct blocking {
 
 /// The A side of a GEMM, read in place: `rows()` rows, each made of `segments()`
 /// contiguous runs of `seg_len()` floats. fill(coord, ptrs, stride) writes the start of
-/// each segment of the row at output coordinate `coord` to ptrs[s * stride].
-/// A source that transforms its input first (a prologue) also has scratch_floats()
-/// (per-worker scratch it needs), bind(float*) (a copy of itself using that scratch)
-/// and prepare(m0, mc) (run on the bound copy before rows [m0, m0 + mc) are filled).
+/// each segment of the row at output coordinate `coord` to ptrs[s * stride]. A source
+/// may have next(coord(m)) == coord(m + 1), computed without coord()'s divisions.
+/// A source that transforms or copies its input first (a prologue) also has
+/// scratch_floats() (per-worker scratch it needs), bind(float*) (a copy of itself using
+/// that scratch; null when it needs none) and prepare(m0, mc) (run on the bound copy
+/// before rows [m0, m0 + mc) are filled).
 template <class T>
 concept IndirectA = requires(const T& a, const RowCoord& rc, const float** p) {
   { a.rows() } -> std::convertible_to<index_t>;
@@ -57,6 +59,14 @@ template <class A>
 index_t scratch_floats(const A& a) {
   if constexpr (requires { a.scratch_floats(); }) return a.scratch_floats();
   else return 0;
+}
+/// coord(m) of the row after `rc` = coord(m - 1): stepped by the source's next() where
+/// it has one (a conv's coord() divides by the output's width and height, an integer
+/// division per row that cost as much as the 3x3x3 stem's FMAs).
+template <class A>
+RowCoord next_coord(const A& a, const RowCoord& rc, index_t m) {
+  if constexpr (requires { { a.next(rc) } -> std::same_as<RowCoord>; }) return a.next(rc);
+  else return a.coord(m);
 }
 }  // namespace detail_
 
@@ -164,17 +174,18 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
 
     const auto run = [&](const auto& src) {
       if constexpr (requires { src.prepare(m0, mc); }) src.prepare(m0, mc);
+      RowCoord rc = src.coord(m0);
       for (index_t i = 0; i < tiles * MR; ++i) {
         // Rows past M repeat the block's last row: computed, never stored.
-        const index_t m = m0 + std::min<index_t>(i, mc - 1);
-        coords[i] = src.coord(m);
-        out_base[i] = out.pixel(coords[i].n, coords[i].h, coords[i].w);
+        if (i > 0 && i < mc) rc = detail_::next_coord(src, rc, m0 + i);
+        coords[i] = rc;
+        out_base[i] = out.pixel(rc.n, rc.h, rc.w);
         const index_t t = i / MR, r = i % MR;
-        src.fill(coords[i], table + t * nseg * MR + r, MR);
+        src.fill(rc, table + t * nseg * MR + r, MR);
       }
     };
     if constexpr (requires { a.bind(static_cast<float*>(nullptr)); })
-      run(a.bind(ar.take<float>(static_cast<std::size_t>(scratch), layer)));
+      run(a.bind(scratch > 0 ? ar.take<float>(static_cast<std::size_t>(scratch), layer) : nullptr));
     else
       run(a);
 

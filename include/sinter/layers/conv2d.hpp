@@ -33,6 +33,9 @@ namespace sinter {
 /// Algorithm: implicit im2col (Chellapilla et al. 2006) through an indirect GEMM
 /// (Dukhan 2019) with a BLIS-style register-blocked micro-kernel (Goto & van de Geijn
 /// 2008); the epilogue runs on the accumulators of the last K block before the store.
+/// With at most 8 input channels per group and dilation.w == 1 (the RGB stem), each
+/// filter row's KW taps are read as one run of KW * C_in/groups floats from a band of
+/// input rows padded with zeros (conv/im2col.hpp, merged taps): same results.
 /// A prologue runs where A is read: each worker keeps a band of transformed input rows,
 /// each row transformed once per call as blocks of output rows move down the image, a
 /// dense row as one flat run of W * C_in floats (conv/prologue.hpp, conv/im2col.hpp).
@@ -131,9 +134,10 @@ class Conv2D {
              static_cast<std::size_t>(std::max(threads, 1));
     const index_t ow = std::max<index_t>(1, conv_out_size(in.w, kw_, p_.stride.w, p_.dilation.w, p_.pad.left,
                                                           p_.pad.right));
-    const index_t scratch = conv::Im2colA<Arch, Pro>::scratch_floats(in, ow, kh_, kw_, cin_g_, p_);
-    return head_bytes(threads) +
-           gemm::workspace_bytes<Arch>(kh_ * kw_, scratch) * static_cast<std::size_t>(std::max(threads, 1));
+    using A = conv::Im2colA<Arch, Pro>;
+    const index_t scratch = A::scratch_floats(in, ow, kh_, kw_, cin_g_, p_);
+    return head_bytes(threads) + gemm::workspace_bytes<Arch>(A::segments(kh_, kw_, cin_g_, p_), scratch) *
+                                     static_cast<std::size_t>(std::max(threads, 1));
   }
 
   /// out = Epi(conv2d(in)). `in`: NHWC [N, H, W, C_in]; `out`: NHWC [N, OH, OW, C_out]
@@ -164,35 +168,42 @@ class Conv2D {
 
     detail::check(ws.size() >= workspace_size(in.shape, exec.threads()), name, ": workspace too small: need at least ",
                   workspace_size(in.shape, exec.threads()), " bytes, got ", ws.size());
-    // Workspace: the zero row of padded taps; with a prologue, its per-channel patterns
-    // and the workers' BandRows; then the GEMM's per-worker slices.
+    // Workspace: the zero row of padded taps; with a band (a prologue or merged taps),
+    // the prologue's per-channel patterns and the workers' BandRows; then the GEMM's
+    // per-worker slices.
+    using A = conv::Im2colA<Arch, Pro>;
+    const bool merged = A::merges_taps(kw_, cin_g_, p_);
+    const bool band = Pro::size > 0 || merged;
     detail::arena a(ws);
-    float* zeros = a.take<float>(static_cast<std::size_t>(cin_g_), name);
-    std::fill_n(zeros, cin_g_, 0.f);
+    const index_t nzero = A::zero_floats(kw_, cin_g_, p_);
+    float* zeros = a.take<float>(static_cast<std::size_t>(nzero), name);
+    std::fill_n(zeros, nzero, 0.f);
     const int threads = std::max(exec.threads(), 1);
     [[maybe_unused]] float* patterns = nullptr;
-    [[maybe_unused]] conv::BandRows* bands = nullptr;
-    if constexpr (Pro::size > 0) {
-      patterns = a.take<float>(static_cast<std::size_t>(conv::PrologueRuns<Arch, Pro>::pattern_floats(cin_g_)), name);
+    conv::BandRows* bands = nullptr;
+    if (band) {
+      if constexpr (Pro::size > 0)
+        patterns =
+            a.take<float>(static_cast<std::size_t>(conv::PrologueRuns<Arch, Pro>::pattern_floats(cin_g_)), name);
       bands = a.take<conv::BandRows>(static_cast<std::size_t>(threads), name);
     }
     const workspace rest = ws.subspan(head_bytes(threads));
     const index_t cout_g = cout_ / p_.groups;
-    // With a prologue, one image per GEMM so a block's input band lies in one image.
-    const index_t images_per_call = Pro::size > 0 ? 1 : in.shape.n;
+    // With a band, one image per GEMM so a block's input band lies in one image.
+    const index_t images_per_call = band ? 1 : in.shape.n;
     for (index_t g = 0; g < p_.groups; ++g) {
       [[maybe_unused]] conv::PrologueRuns<Arch, Pro> runs;
       if constexpr (Pro::size > 0) runs = conv::PrologueRuns<Arch, Pro>(pro_, g * cin_g_, cin_g_, patterns);
       for (index_t n = 0; n < in.shape.n; n += images_per_call) {
-        conv::Im2colA<Arch, Pro> src{in, zeros, cin_g_, g * cin_g_, kh_, kw_, expect.h, expect.w, p_, n,
-                                     images_per_call};
-        if constexpr (Pro::size > 0) {
+        A src{in, zeros, cin_g_, g * cin_g_, kh_, kw_, expect.h, expect.w, p_, n, images_per_call};
+        if (band) {
           std::fill_n(bands, threads, conv::BandRows{});
+          src.merged = merged;
           src.pro = runs;
           src.bands = bands;
           src.workers = threads;
           src.ws = rest.data();
-          src.worker_bytes = gemm::workspace_bytes<Arch>(kh_ * kw_, src.scratch_floats());
+          src.worker_bytes = gemm::workspace_bytes<Arch>(src.segments(), src.scratch_floats());
         }
         gemm::gemm<Arch>(src, packed_, g, g * cout_g, out, epi_, rest, exec, name);
       }
@@ -256,13 +267,16 @@ class Conv2D {
   friend class Conv2D;
 
   // Bytes of the im2col path's workspace before the GEMM's per-worker slices: the zero
-  // row, and with a prologue its per-channel patterns and one BandRows per worker.
+  // row, and with a band (a prologue or merged taps) the prologue's per-channel patterns
+  // and one BandRows per worker.
   std::size_t head_bytes(int threads) const noexcept {
-    std::size_t b = detail::arena::bytes_for<float>(static_cast<std::size_t>(cin_g_));
+    using A = conv::Im2colA<Arch, Pro>;
+    std::size_t b = detail::arena::bytes_for<float>(static_cast<std::size_t>(A::zero_floats(kw_, cin_g_, p_)));
     if constexpr (Pro::size > 0)
       b += detail::arena::bytes_for<float>(
-               static_cast<std::size_t>(conv::PrologueRuns<Arch, Pro>::pattern_floats(cin_g_))) +
-           detail::arena::bytes_for<conv::BandRows>(static_cast<std::size_t>(std::max(threads, 1)));
+          static_cast<std::size_t>(conv::PrologueRuns<Arch, Pro>::pattern_floats(cin_g_)));
+    if (Pro::size > 0 || A::merges_taps(kw_, cin_g_, p_))
+      b += detail::arena::bytes_for<conv::BandRows>(static_cast<std::size_t>(std::max(threads, 1)));
     return b;
   }
 
