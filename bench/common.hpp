@@ -541,4 +541,44 @@ std::function<void()> bind(Layer layer, LayerData& d, std::vector<float>& o) {
   return [b] { (*b)(); };
 }
 
+/// Registers, for every conv and depthwise layer of the ResNet-18, MobileNet-v1,
+/// motivating and kernel-size sets, a benchmark "<set>/<layer>" that calls
+/// compare(state, data, bare, fused): `bare` the sinter layer (conv2d with
+/// algo::automatic, or depthwise_conv2d), `fused` the same layer with with_chain4. The
+/// peer benchmarks (bench/peers/) time a library beside sinter this way.
+template <class Compare>
+void register_peer_layers(Compare compare) {
+  const auto conv = [compare]<index_t K>(const LayerShape& sh) {
+    return benchmark::RegisterBenchmark((sh.set + "/" + sh.name()).c_str(), [compare, sh](benchmark::State& state) {
+      LayerData d(sh);
+      const auto make = [&] {
+        return s::conv2d<K, K>(s::ohwi(d.wt.data(), sh.cout, K, K, sh.cin), conv_params(sh.stride, sh.pad),
+                               s::algo::automatic);
+      };
+      compare(state, d, make(), with_chain4(make(), d));
+    });
+  };
+  const auto depthwise = [compare]<index_t K>(const LayerShape& sh) {
+    return benchmark::RegisterBenchmark((sh.set + "/" + sh.name()).c_str(), [compare, sh](benchmark::State& state) {
+      LayerData d(sh);
+      const auto make = [&] {
+        return s::depthwise_conv2d<K, K>(s::depthwise_ohwi(d.wt.data(), sh.cin, K, K),
+                                         depthwise_params(sh.stride, sh.pad));
+      };
+      compare(state, d, make(), with_chain4(make(), d));
+    });
+  };
+  for (const auto& set : {resnet18(), mobilenet_v1(), motivating(), ksweep()})
+    for (const LayerShape& sh : set) {
+      benchmark::internal::Benchmark* b = nullptr;
+      if (sh.kind == LayerShape::Depthwise && sh.k == 3) b = depthwise.template operator()<3>(sh);
+      if (sh.kind == LayerShape::Depthwise && sh.k == 5) b = depthwise.template operator()<5>(sh);
+      if (sh.kind == LayerShape::Conv && sh.k == 1) b = conv.template operator()<1>(sh);
+      if (sh.kind == LayerShape::Conv && sh.k == 3) b = conv.template operator()<3>(sh);
+      if (sh.kind == LayerShape::Conv && sh.k == 5) b = conv.template operator()<5>(sh);
+      if (sh.kind == LayerShape::Conv && sh.k == 7) b = conv.template operator()<7>(sh);
+      if (b) b->Unit(benchmark::kMicrosecond);
+    }
+}
+
 }  // namespace bench

@@ -129,39 +129,10 @@ void compare(benchmark::State& state, LayerData& d, Bare bare, Fused fused) {
   state.SetLabel(of->impl);
 }
 
-template <index_t K>
-void BM_conv(benchmark::State& state, LayerShape sh) {
-  LayerData d(sh);
-  const auto make = [&] {
-    return s::conv2d<K, K>(s::ohwi(d.wt.data(), sh.cout, K, K, sh.cin), conv_params(sh.stride, sh.pad),
-                           s::algo::automatic);
-  };
-  compare(state, d, make(), with_chain4(make(), d));
-}
-
-template <index_t K>
-void BM_depthwise(benchmark::State& state, LayerShape sh) {
-  LayerData d(sh);
-  const auto make = [&] {
-    return s::depthwise_conv2d<K, K>(s::depthwise_ohwi(d.wt.data(), sh.cin, K, K), depthwise_params(sh.stride, sh.pad));
-  };
-  compare(state, d, make(), with_chain4(make(), d));
-}
-
 const bool registered = [] {
-  for (const auto& set : {resnet18(), mobilenet_v1(), motivating(), ksweep()}) {
-    for (const LayerShape& sh : set) {
-      const std::string name = sh.set + "/" + sh.name();
-      benchmark::internal::Benchmark* b = nullptr;
-      if (sh.kind == LayerShape::Depthwise && sh.k == 3) b = benchmark::RegisterBenchmark(name.c_str(), BM_depthwise<3>, sh);
-      if (sh.kind == LayerShape::Depthwise && sh.k == 5) b = benchmark::RegisterBenchmark(name.c_str(), BM_depthwise<5>, sh);
-      if (sh.kind == LayerShape::Conv && sh.k == 1) b = benchmark::RegisterBenchmark(name.c_str(), BM_conv<1>, sh);
-      if (sh.kind == LayerShape::Conv && sh.k == 3) b = benchmark::RegisterBenchmark(name.c_str(), BM_conv<3>, sh);
-      if (sh.kind == LayerShape::Conv && sh.k == 5) b = benchmark::RegisterBenchmark(name.c_str(), BM_conv<5>, sh);
-      if (sh.kind == LayerShape::Conv && sh.k == 7) b = benchmark::RegisterBenchmark(name.c_str(), BM_conv<7>, sh);
-      if (b) b->Unit(benchmark::kMicrosecond);
-    }
-  }
+  register_peer_layers([](benchmark::State& state, LayerData& d, auto bare, auto fused) {
+    compare(state, d, std::move(bare), std::move(fused));
+  });
   return true;
 }();
 
