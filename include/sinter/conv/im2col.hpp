@@ -54,8 +54,8 @@ struct BandRows {
 /// taps still read the zero row: padding stays zero after the prologue):
 ///   1x1 filters  the block's own input pixels, mc x cin_g floats: each input pixel
 ///                is transformed once per call (blocks do not overlap);
-///   otherwise    a window of up to 2R consecutive input rows (R = band_rows(), the
-///                rows one block reads): prepare() transforms only the rows the
+///   otherwise    a window of up to 2R (merged taps: 4R) consecutive input rows (R =
+///                band_rows(), the rows one block reads): prepare() transforms only the rows the
 ///                worker's window does not hold yet (BandRows) and slides the window
 ///                (moving the rows still needed to its start) when it is full. Each
 ///                input row is thus transformed once per call and worker when its
@@ -115,9 +115,12 @@ struct Im2colA {
     return std::min(h, (out_rows - 1) * p.stride.h + (kh - 1) * p.dilation.h + 1);
   }
   /// Rows of the window: 2R, so it slides at most once per R new rows (never more rows
-  /// than the image has).
-  static index_t window_rows(index_t mc, index_t ow, index_t h, index_t kh, const Conv2DParams& p) noexcept {
-    return std::min(h, 2 * band_rows(mc, ow, h, kh, p));
+  /// than the image has); 4R with merged taps, whose rows are short (<= 8 channels), so
+  /// a slide moves the R rows still needed once per 3R new rows instead of once per R
+  /// (the moves cost ~8% of the 3x3 RGB stem at 2R).
+  static index_t window_rows(index_t mc, index_t ow, index_t h, index_t kh, const Conv2DParams& p,
+                             bool merge = false) noexcept {
+    return std::min(h, (merge ? 4 : 2) * band_rows(mc, ow, h, kh, p));
   }
   /// Floats between band rows: a row's w * cin_g floats rounded up to whole vectors, so
   /// every row starts aligned (the prologue's stores are aligned).
@@ -134,7 +137,7 @@ struct Im2colA {
     constexpr index_t mc = gemm::blocking<Arch>::mc;
     if (kh == 1 && kw == 1) return mc * cin_g;
     const index_t w = merge ? in.w + p.pad.left + p.pad.right : in.w;
-    return window_rows(mc, ow, in.h, kh, p) * band_stride(w, cin_g);
+    return window_rows(mc, ow, in.h, kh, p, merge) * band_stride(w, cin_g);
   }
 
   /// Whether taps read a worker's band (a prologue or merged taps) rather than `in`.
@@ -148,7 +151,7 @@ struct Im2colA {
     if (!uses_band()) return b;
     b.band = scratch;
     if (kh == 1 && kw == 1) return b;
-    b.window = window_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p);
+    b.window = window_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p, merged);
     b.row_floats = band_stride(merged ? in.shape.w + p.pad.left + p.pad.right : in.shape.w, cin_g);
     // The worker owning `scratch`; without one the window is refilled for every block.
     const auto at = reinterpret_cast<const std::byte*>(scratch);
@@ -190,6 +193,23 @@ struct Im2colA {
     prepare_rows(m0, mc);
   }
 
+  /// fill() of `tiles` tiles of MR rows (row i at coords[i]) into the GEMM driver's
+  /// table: row i's segment s at table[(i / MR) * segments() * MR + s * MR + i % MR].
+  /// Merged taps in one loop whose invariants stay in registers: per row, a filter row
+  /// is one multiply-add from the row's first tap.
+  template <int MR>
+  void fill_block(const RowCoord* coords, index_t tiles, const float** table) const noexcept {
+    if (!merged) {
+      for (index_t i = 0; i < tiles * MR; ++i) fill(coords[i], table + (i / MR) * kh * kw * MR + i % MR, MR);
+      return;
+    }
+    // The stems' filter heights with a constant trip count (a 3-step loop of run-time
+    // length costs more than its stores).
+    if (kh == 3) return fill_merged<MR, 3>(coords, tiles, table);
+    if (kh == 7) return fill_merged<MR, 7>(coords, tiles, table);
+    fill_merged<MR, 0>(coords, tiles, table);
+  }
+
   void fill(const RowCoord& rc, const float** ptrs, index_t stride) const noexcept {
     const index_t ih0 = rc.h * p.stride.h - p.pad.top, iw0 = rc.w * p.stride.w - p.pad.left;
     if (merged) {  // one segment per filter row, inside the band's padded row
@@ -221,6 +241,31 @@ struct Im2colA {
   }
 
  private:
+  // fill_block() with merged taps; KH: the filter height when known here, else 0.
+  template <int MR, int KH>
+  void fill_merged(const RowCoord* coords, index_t tiles, const float** table) const noexcept {
+    const float* const b = band;
+    const float* const zero = zeros;
+    const index_t H = in.shape.h, sh = p.stride.h, top = p.pad.top, dh = p.dilation.h, rs = row_floats;
+    const index_t n = KH > 0 ? KH : kh, step = p.stride.w * cin_g, base = -band_h0 * rs, span = (n - 1) * dh;
+    for (index_t t = 0; t < tiles; ++t, table += n * MR, coords += MR) {
+      for (int r = 0; r < MR; ++r) {
+        const index_t ih0 = coords[r].h * sh - top;
+        const index_t off = coords[r].w * step + base;  // (iw0 + pad.left) * cin_g - band_h0 * rs
+        const float** const ptrs = table + r;
+        if (ih0 >= 0 && ih0 + span < H) {  // every filter row inside the image (most rows)
+          const float* const a = b + (off + ih0 * rs);
+          for (index_t y = 0; y < n; ++y) ptrs[y * MR] = a + y * dh * rs;
+        } else {
+          for (index_t y = 0; y < n; ++y) {
+            const index_t ih = ih0 + y * dh;
+            ptrs[y * MR] = ih < 0 || ih >= H ? zero : b + (off + ih * rs);
+          }
+        }
+      }
+    }
+  }
+
   // The KH x KW tap pointers of the output pixel whose top-left tap is input (ih0, iw0):
   // row(ih) + iw * pixel inside the image, the zero row outside. Columns inside are
   // found once per pixel, so the tap loops have no bounds checks.

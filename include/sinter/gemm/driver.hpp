@@ -40,7 +40,9 @@ struct blocking {
 /// The A side of a GEMM, read in place: `rows()` rows, each made of `segments()`
 /// contiguous runs of `seg_len()` floats. fill(coord, ptrs, stride) writes the start of
 /// each segment of the row at output coordinate `coord` to ptrs[s * stride]. A source
-/// may have next(coord(m)) == coord(m + 1), computed without coord()'s divisions.
+/// may have next(coord(m)) == coord(m + 1), computed without coord()'s divisions, and
+/// fill_block<MR>(coords, tiles, table): fill() of rows coords[0 .. tiles * MR) into the
+/// driver's table, row i's segment s at table[(i / MR) * segments() * MR + s * MR + i % MR].
 /// A source that transforms or copies its input first (a prologue) also has
 /// scratch_floats() (per-worker scratch it needs), bind(float*) (a copy of itself using
 /// that scratch; null when it needs none) and prepare(m0, mc) (run on the bound copy
@@ -180,8 +182,11 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
         if (i > 0 && i < mc) rc = detail_::next_coord(src, rc, m0 + i);
         coords[i] = rc;
         out_base[i] = out.pixel(rc.n, rc.h, rc.w);
-        const index_t t = i / MR, r = i % MR;
-        src.fill(rc, table + t * nseg * MR + r, MR);
+      }
+      if constexpr (requires { src.template fill_block<MR>(coords, tiles, table); }) {
+        src.template fill_block<MR>(coords, tiles, table);
+      } else {
+        for (index_t i = 0; i < tiles * MR; ++i) src.fill(coords[i], table + (i / MR) * nseg * MR + i % MR, MR);
       }
     };
     if constexpr (requires { a.bind(static_cast<float*>(nullptr)); })
