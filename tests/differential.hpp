@@ -981,27 +981,6 @@ s::Epilogue<Ops...> make_chain(OperandStore& st, tag<s::Epilogue<Ops...>>) {
 }
 
 // ---------------------------------------------------------------------------------
-// Executor: a pool's behaviour, deterministically on one thread.
-// ---------------------------------------------------------------------------------
-
-/// Runs the tasks on the calling thread in a shuffled order, each under a random
-/// worker index in [0, n): what a pool of n threads may do, reproducible and usable
-/// under AddressSanitizer and qemu. With n = 1: in order, worker 0 (serial_executor).
-struct ShuffledExecutor {
-  int n = 1;
-  std::uint32_t seed = 0;
-  int threads() const noexcept { return n; }
-  template <class F>
-  void parallel_for(index_t tasks, F&& f) const {
-    std::vector<index_t> order(static_cast<std::size_t>(tasks));
-    std::iota(order.begin(), order.end(), index_t{0});
-    std::mt19937 g(seed);
-    if (n > 1) std::shuffle(order.begin(), order.end(), g);
-    for (index_t t : order) f(t, n > 1 ? static_cast<int>(g() % static_cast<std::uint32_t>(n)) : 0);
-  }
-};
-
-// ---------------------------------------------------------------------------------
 // Reference magnitudes of Winograd F(2x2, 3x3).
 // ---------------------------------------------------------------------------------
 

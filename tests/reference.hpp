@@ -19,6 +19,7 @@
 #include <cstring>
 #include <deque>
 #include <iomanip>
+#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -112,6 +113,24 @@ inline constexpr Dist divisor{0.5f, 2.f, true};
 inline constexpr std::uint32_t sentinel_bits = 0x7FC5EA1Du;
 inline float sentinel() { return std::bit_cast<float>(sentinel_bits); }
 inline bool is_sentinel(float x) { return std::bit_cast<std::uint32_t>(x) == sentinel_bits; }
+
+/// Runs the tasks on the calling thread in a shuffled order, each under a random
+/// worker index in [0, n): what a pool of n threads may do, reproducible and usable
+/// under AddressSanitizer and qemu. With n = 1: in order, worker 0 (serial_executor).
+struct ShuffledExecutor {
+  int n = 1;
+  std::uint32_t seed = 0;
+  int threads() const noexcept { return n; }
+  template <class F>
+  void parallel_for(index_t tasks, F&& f) const {
+    std::vector<index_t> order(static_cast<std::size_t>(tasks));
+    std::iota(order.begin(), order.end(), index_t{0});
+    std::mt19937 g(seed);
+    if (n > 1) std::shuffle(order.begin(), order.end(), g);
+    for (index_t t : order) f(t, n > 1 ? static_cast<int>(g() % static_cast<std::uint32_t>(n)) : 0);
+  }
+};
+static_assert(s::Executor<ShuffledExecutor>);
 
 /// Memory layout of an NHWC tensor inside its allocation.
 struct Layout {

@@ -17,23 +17,6 @@ using namespace sinter_test;
 
 namespace {
 
-/// Runs the tasks one at a time in a seeded random order; task i gets worker
-/// (position of i in that order) % W, so neighbouring tasks rarely share scratch.
-struct shuffled_executor {
-  int n = 3;
-  unsigned seed = 1;
-  int threads() const noexcept { return n; }
-  template <class F>
-  void parallel_for(index_t tasks, F&& f) const {
-    std::vector<index_t> order(static_cast<std::size_t>(tasks));
-    std::iota(order.begin(), order.end(), index_t{0});
-    std::mt19937 g(seed);
-    std::shuffle(order.begin(), order.end(), g);
-    for (std::size_t k = 0; k < order.size(); ++k) f(order[k], static_cast<int>(k % static_cast<std::size_t>(n)));
-  }
-};
-static_assert(s::Executor<shuffled_executor>);
-
 auto block5(Operands& o) {
   return s::add(o.per_channel()) | s::mul(o.per_channel(wide)) | s::add(o.per_channel()) | s::add(o.tensor()) |
          s::relu();
@@ -68,7 +51,7 @@ void same_on_every_executor(const Layer& layer, Shape4 out_shape, Layout out_lay
   }
   for (unsigned seed : {1u, 2u}) {
     Buffer4 par = make_out();
-    run(par, shuffled_executor{.n = 4, .seed = seed});
+    run(par, ShuffledExecutor{.n = 4, .seed = seed});
     check_guards(par, what + ", shuffled");
     CHECK_MESSAGE(same_bits(serial.dense(), par.dense()), what << ", shuffled order " << seed);
   }
