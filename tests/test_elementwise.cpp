@@ -102,6 +102,18 @@ TEST_CASE("elementwise: strided views write only their channel slice, and in pla
   }
 }
 
+TEST_CASE("elementwise: channels that do not fill whole vectors, dense rows, in place too") {
+  // Dense rows with C % lanes != 0 run as one flat run per row with per-channel patterns.
+  for (const Shape4 sh : {Shape4{2, 5, 7, 3}, Shape4{1, 3, 9, LANES - 1}, Shape4{1, 2, 5, 2 * LANES + 3}})
+    for (bool in_place : {false, true})
+      pass_case(
+          sh,
+          [](Operands& o) {
+            return s::sub(o.per_channel()) | s::div(o.per_channel(divisor)) | s::add(o.tensor()) | s::relu6();
+          },
+          "sub | div per-channel | add tensor | relu6", unit, {}, {}, in_place);
+}
+
 TEST_CASE("elementwise: any executor gives the same bits") {
   const Shape4 sh{2, 9, 5, 2 * LANES + 1};
   Rng rng(11);

@@ -13,6 +13,7 @@
 #include "../core/error.hpp"
 #include "../core/executor.hpp"
 #include "../core/tensor.hpp"
+#include "../conv/prologue.hpp"
 #include "../epilogue/chain.hpp"
 #include "common.hpp"
 
@@ -56,6 +57,14 @@ class Elementwise {
     detail::check_epilogue(epi_, out, name);
     if (s.n == 0 || s.h == 0 || s.w == 0 || s.c == 0) return;
 
+    // Channels that do not fill whole vectors (an RGB image: 3) in rows of dense pixels:
+    // one flat run per row, per-channel operands read as lane patterns of period
+    // lcm(C, lanes), instead of a partial vector per pixel. Same ops on the same values.
+    if constexpr (Runs::flat) {
+      if (s.c % L != 0 && Runs::pattern_floats(s.c) <= max_pattern_floats && in.stride_w == s.c &&
+          out.stride_w == s.c)
+        return flat_rows(in, out, exec);
+    }
     exec.parallel_for(s.n * s.h, [&](index_t task, int) {
       const index_t n = task / s.h, h = task % s.h;
       row(in.pixel(n, h, 0), in.stride_w, out.pixel(n, h, 0), out.stride_w, RowCoord{n, h, 0}, s.w, s.c);
@@ -76,6 +85,22 @@ class Elementwise {
  private:
   using B = xsimd::batch<float, Arch>;
   static constexpr index_t L = static_cast<index_t>(B::size);
+  // Stack floats for the per-channel patterns of the flat path (16 KiB).
+  static constexpr index_t max_pattern_floats = 4096;
+
+  using Runs = conv::PrologueRuns<Arch, Epi>;
+
+  template <class Exec>
+  [[gnu::noinline]] void flat_rows(const TensorView<const float>& in, const TensorView<float>& out,
+                                   const Exec& exec) const {
+    const Shape4 s = out.shape;
+    alignas(64) float patterns[max_pattern_floats];
+    const Runs runs(epi_, 0, s.c, patterns);
+    exec.parallel_for(s.n * s.h, [&](index_t task, int) {
+      const index_t n = task / s.h, h = task % s.h;
+      runs.row(in.pixel(n, h, 0), s.c, out.pixel(n, h, 0), s.w, RowCoord{n, h, 0});
+    });
+  }
 
   void row(const float* x, index_t sx, float* y, index_t sy, RowCoord at, index_t w, index_t c) const {
     for (index_t p = 0; p < w; ++p, x += sx, y += sy, ++at.w) {
