@@ -6,6 +6,10 @@
 // batch-norm (mul + add per channel) + relu6 chain fused, and with the same chain run
 // as a separate pass after the bare layer (unfused), with the input normalisation
 // prologue (x - mean[c]) * inv_std[c] fused, plus the generic path bare and fused.
+// bn3_relu6: the unfolded batch-norm (sub, mul, add per channel) + relu6 fused.
+// Kernel-only shapes (bare, bn_relu6, bn3_relu6): 3x3 stride 1 32x32x32 and 32x32x64
+// (L2-resident), and the depthwise layers of examples/face/detector.hpp: 256x256x32,
+// 256x256x64 stride 2, 128x128x128, 64x64x256, 32x32x512, 16x16x1024.
 // Paired: bare, bn_relu6 and prologue called in turn in one loop, reporting the median
 // time of each and the ratios fused / bare under the same load.
 // Threads: bare and bn_relu6 again, timed by the wall clock (the other benchmarks use
@@ -156,6 +160,15 @@ constexpr Shape k3_112_32{112, 112, 32, 3, 1};
 constexpr Shape k3_112_64_s2{112, 112, 64, 3, 2};
 constexpr Shape k3_14_512{14, 14, 512, 3, 1};
 constexpr Shape k5_28_240{28, 28, 240, 5, 1};
+// L2-resident small layers, and the depthwise layers of examples/face/detector.hpp.
+constexpr Shape k3_32_32{32, 32, 32, 3, 1};
+constexpr Shape k3_32_64{32, 32, 64, 3, 1};
+constexpr Shape k3_256_32{256, 256, 32, 3, 1};
+constexpr Shape k3_256_64_s2{256, 256, 64, 3, 2};
+constexpr Shape k3_128_128{128, 128, 128, 3, 1};
+constexpr Shape k3_64_256{64, 64, 256, 3, 1};
+constexpr Shape k3_32_512{32, 32, 512, 3, 1};
+constexpr Shape k3_16_1024{16, 16, 1024, 3, 1};
 
 struct Data {
   Shape sh;
@@ -249,6 +262,17 @@ void BM_dw_bn_relu6(benchmark::State& state, Shape sh) {
   const auto layer = s::depthwise_conv2d<K, K>(s::depthwise_ohwi(d.w.data(), sh.c, K, K), d.dw_params()) |
                      s::mul(s::per_channel(d.scale)) | s::add(s::per_channel(d.shift)) | s::relu6();
   run(state, d, layer, 2, nothing);
+}
+
+/// The unfolded batch-norm (x - mean[c]) * scale[c] + shift[c], then relu6, fused (the
+/// face detector's layers).
+template <int K>
+void BM_dw_bn3_relu6(benchmark::State& state, Shape sh) {
+  Data d(sh);
+  const auto layer = s::depthwise_conv2d<K, K>(s::depthwise_ohwi(d.w.data(), sh.c, K, K), d.dw_params()) |
+                     s::sub(s::per_channel(d.mean)) | s::mul(s::per_channel(d.scale)) |
+                     s::add(s::per_channel(d.shift)) | s::relu6();
+  run(state, d, layer, 3, nothing);
 }
 
 template <int K>
@@ -352,6 +376,7 @@ template <int K>
 void register_shape(const std::string& name, Shape sh) {
   benchmark::RegisterBenchmark((name + "/bare").c_str(), BM_dw_bare<K>, sh)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark((name + "/bn_relu6").c_str(), BM_dw_bn_relu6<K>, sh)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark((name + "/bn3_relu6").c_str(), BM_dw_bn3_relu6<K>, sh)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark((name + "/bn_relu6_unfused").c_str(), BM_dw_bn_relu6_unfused<K>, sh)
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark((name + "/prologue").c_str(), BM_dw_prologue<K>, sh)->Unit(benchmark::kMicrosecond);
@@ -374,11 +399,27 @@ void register_shape(const std::string& name, Shape sh) {
       ->Unit(benchmark::kMicrosecond);
 }
 
+/// Bare and the two fused chains only (the kernel's own speed across shapes).
+template <int K>
+void register_kernel_shape(const std::string& name, Shape sh) {
+  benchmark::RegisterBenchmark((name + "/bare").c_str(), BM_dw_bare<K>, sh)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark((name + "/bn_relu6").c_str(), BM_dw_bn_relu6<K>, sh)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark((name + "/bn3_relu6").c_str(), BM_dw_bn3_relu6<K>, sh)->Unit(benchmark::kMicrosecond);
+}
+
 [[maybe_unused]] const bool registered = [] {
   register_shape<3>("dw3x3_112x112x32_s1", k3_112_32);
   register_shape<3>("dw3x3_112x112x64_s2", k3_112_64_s2);
   register_shape<3>("dw3x3_14x14x512_s1", k3_14_512);
   register_shape<5>("dw5x5_28x28x240_s1", k5_28_240);
+  register_kernel_shape<3>("dw3x3_32x32x32_s1", k3_32_32);
+  register_kernel_shape<3>("dw3x3_32x32x64_s1", k3_32_64);
+  register_kernel_shape<3>("dw3x3_256x256x32_s1", k3_256_32);
+  register_kernel_shape<3>("dw3x3_256x256x64_s2", k3_256_64_s2);
+  register_kernel_shape<3>("dw3x3_128x128x128_s1", k3_128_128);
+  register_kernel_shape<3>("dw3x3_64x64x256_s1", k3_64_256);
+  register_kernel_shape<3>("dw3x3_32x32x512_s1", k3_32_512);
+  register_kernel_shape<3>("dw3x3_16x16x1024_s1", k3_16_1024);
   return true;
 }();
 

@@ -98,10 +98,13 @@ struct depthwise_tile<xsimd::neon64> {
 
 namespace conv {
 
-/// Depthwise weights packed for the kernel: KH * KW rows (tap-major, row ky * KW + kx)
-/// of `cp` floats, cp = C rounded up to whole vectors of `Arch`, zero-padded; rows are
-/// aligned to a vector (the buffer is 64-byte aligned and cp is a whole number of
-/// vectors). Built once per layer.
+/// Depthwise weights packed for the kernel: per block of one vector of channels (`Arch`'s
+/// lanes L), its KH * KW taps (tap-major, tap ky * KW + kx), each a vector of L floats:
+///   data[((c / L) * KH * KW + ky * KW + kx) * L + c % L] = w[ky, kx, c]
+/// cp = C rounded up to whole vectors, the channels past C zero. A register tile's
+/// weights then lie at compile-time offsets from one pointer (vector j of a tile:
+/// + j * KH * KW * L). The buffer is 64-byte aligned, so every tap vector is aligned.
+/// Built once per layer.
 struct PackedDepthwise {
   aligned_buffer data;
   index_t kh = 0, kw = 0, c = 0, cp = 0;
@@ -118,9 +121,10 @@ PackedDepthwise pack_depthwise(index_t kh, index_t kw, index_t c, At&& at) {
   p.cp = (c + L - 1) / L * L;
   p.data.resize(detail::checked_mul(detail::checked_mul(kh, kw, "depthwise_conv2d"), p.cp, "depthwise_conv2d"));
   float* dst = p.data.data();
-  for (index_t y = 0; y < kh; ++y)
-    for (index_t x = 0; x < kw; ++x, dst += p.cp)
-      for (index_t ch = 0; ch < p.cp; ++ch) dst[ch] = ch < c ? at(y, x, ch) : 0.f;
+  for (index_t c0 = 0; c0 < p.cp; c0 += L)
+    for (index_t y = 0; y < kh; ++y)
+      for (index_t x = 0; x < kw; ++x, dst += L)
+        for (index_t i = 0; i < L; ++i) dst[i] = c0 + i < c ? at(y, x, c0 + i) : 0.f;
   return p;
 }
 
@@ -132,8 +136,9 @@ struct Call {
   index_t in_sn = 0, in_sh = 0, in_sw = 0;
   float* out = nullptr;
   index_t out_sn = 0, out_sh = 0, out_sw = 0;
-  const float* w = nullptr;  // packed, rows of cp floats
+  const float* w = nullptr;  // packed (see PackedDepthwise), channel 0 of the call
   index_t cp = 0, c = 0, kh = 0, kw = 0;
+  index_t kk = 0;  // kh * kw: floats per channel of the packed weights
   index_t n = 0, ih = 0, iw = 0, oh = 0, ow = 0;
   index_t sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
   // Element steps: next filter row / column in the input, next output pixel's input.
@@ -160,6 +165,7 @@ inline Call make_call(const TensorView<const float>& in, const TensorView<float>
   g.c = w.c;
   g.kh = w.kh;
   g.kw = w.kw;
+  g.kk = w.kh * w.kw;
   g.n = in.shape.n;
   g.ih = in.shape.h;
   g.iw = in.shape.w;
@@ -190,17 +196,12 @@ inline void clip_taps(index_t pos0, index_t size, index_t K, index_t d, index_t&
   if (k1 < k0) k1 = k0;
 }
 
-/// How a pixel block walks the filter taps:
+/// How a tap-major pixel block walks the filter taps:
 ///   clipped (-1)  the run-time tap rectangle `t` (border pixels and border rows)
-///   taps (0)      every tap of the filter, inside the input: tap-major, one weight
-///                 vector per tap reused by the P pixels (run-time extent, dilation
-///                 along the row, stride > 2)
-///   S > 0         every tap, inside the input, stride S along the row, no dilation
-///                 along the row, compile-time extent: input-column-major ("sliding
-///                 window"): each input vector of a filter row is loaded once and feeds
-///                 the FMAs of every (pixel, tap) that reads it, with the filter row's
-///                 KW weight vectors in registers. Loads per FMA fall from 1 + 1/P to
-///                 (S*(P-1) + KW + KW) / (P*KW), e.g. 0.54 for 3x3, P = 8, stride 1.
+///   taps (0)      every tap of the filter, inside the input
+/// Tap-major: one tap's weight vectors loaded once and reused by the P pixels. It
+/// serves run-time extents, dilation along the row and stride > 2; compile-time
+/// extents at stride 1 and 2 without dilation along the row run slide_tile instead.
 inline constexpr int clipped = -1, all_taps = 0;
 
 /// Vector registers a chain's operands hold through a tile of V vectors: one per
@@ -218,13 +219,13 @@ struct chain_registers<Epilogue<Ops...>> {
   static constexpr int value = (0 + ... + of<Ops>());
 };
 
-/// Vectors per tile of P pixels for `Mode`: acc / P within [1, acc / 2]; halved while
-/// the sliding-window tile (P*V accumulators, KW*V weights, the prologue's operands
-/// for V vectors, an input vector, a spare) would not fit the register file.
-template <class T, int KW, int Mode, int P, class Pro>
+/// Vectors per tile of P pixels: acc / P within [1, acc / 2]; for a sliding-window
+/// tile (Slide) halved while its P*V accumulators, KW*V weights, the prologue's
+/// operands for V vectors, an input vector and a spare would not fit the register file.
+template <class T, int KW, bool Slide, int P, class Pro>
 constexpr int tile_vectors() noexcept {
   int v = std::clamp(T::acc / P, 1, T::acc / 2);
-  if constexpr (Mode > 0)
+  if constexpr (Slide)
     while (v > 1 && P * v + KW * v + chain_registers<Pro>::value * v + 2 > T::regs) v /= 2;
   return v;
 }
@@ -237,15 +238,42 @@ template <class B, int MR, int NV, bool Full, class Pro>
   else return pro.template tile_state<B, MR, NV>(loc);
 }
 
-/// One register tile: P output pixels (of one row, consecutive columns) x V channel
-/// vectors starting at channel c. `base`: element offset in the input of tap (0, 0) of
-/// pixel 0, channel 0 (may lie outside the input: only the taps of `Mode` are read).
-/// `out`: the P output pixels, channel 0. Partial: one vector of `count` < lanes
-/// channels, read and written masked. `pro` runs on every input vector loaded (its
-/// operands indexed by the input pixel and the layer channel), `epi` on the
-/// accumulators before the store.
+/// The epilogue on a P x V accumulator tile and its stores: output pixel p, channel
+/// vector j at g.out + out_off + p * g.out_sw + c + j * L (one masked vector of
+/// `count` channels when Partial).
+template <class Arch, int P, int V, bool Partial, class Epi>
+[[gnu::always_inline]] inline void store_tile(const Call& g, const xsimd::batch<float, Arch> (&acc)[P][V],
+                                              index_t out_off, const RowCoord* rows, index_t c, int count,
+                                              const Epi& epi) noexcept {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int L = static_cast<int>(B::size);
+  float* const ob = g.out + c;
+  const TileLoc loc{rows, g.c_off + c};
+  if constexpr (!Partial) {
+    const auto st = epi.template tile_state<B, P, V>(loc);
+    detail::static_for<P>([&](auto p) SINTER_INLINE {
+      detail::static_for<V>([&](auto j) SINTER_INLINE {
+        epi.apply_tile(acc[p][j], st, p, j).store_unaligned(ob + out_off + j * L);
+      });
+      out_off += g.out_sw;
+    });
+  } else {
+    detail::static_for<P>([&](auto p) SINTER_INLINE {
+      detail::masked_io<Arch>::store(ob + out_off, epi.apply(acc[p][0], loc, p, 0, count), count);
+      out_off += g.out_sw;
+    });
+  }
+}
+
+/// One tap-major register tile: P output pixels (of one row, consecutive columns) x V
+/// channel vectors starting at channel c. `base`: element offset in the input of tap
+/// (0, 0) of pixel 0, channel 0 (may lie outside the input: only the taps of `Mode`
+/// are read). `out_off`: element offset in the output of pixel 0, channel 0. Partial:
+/// one vector of `count` < lanes channels, read and written masked. `pro` runs on every
+/// input vector loaded (its operands indexed by the input pixel and the layer channel),
+/// `epi` on the accumulators before the store.
 template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, class Epi, class Pro>
-[[gnu::always_inline]] inline void tile(const Call& g, index_t base, float* const* out, const RowCoord* rows,
+[[gnu::always_inline]] inline void tile(const Call& g, index_t base, index_t out_off, const RowCoord* rows,
                                         index_t c, const Taps& t, int count, const Epi& epi,
                                         const Pro& pro) noexcept {
   using B = xsimd::batch<float, Arch>;
@@ -253,6 +281,7 @@ template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, clas
   constexpr bool has_pro = Pro::size > 0;
   static_assert(!Partial || V == 1, "a partial tile is one vector wide");
   const index_t kw = KW > 0 ? KW : g.kw;
+  const index_t kk = KH > 0 && KW > 0 ? KH * KW : g.kk;
   // Input coordinates of tap (0, 0) of pixel 0, for the prologue's operands.
   [[maybe_unused]] const index_t in_h0 = rows[0].h * g.sh - g.pt, in_w0 = rows[0].w * g.sw - g.pl;
 
@@ -261,109 +290,60 @@ template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, clas
     detail::static_for<V>([&](auto j) SINTER_INLINE { acc[p][j] = B(0.f); });
   });
 
-  if constexpr (Mode > 0 && !Partial) {
-    // Sliding window along the row. Pixel p, tap kx reads input column p*S + kx of the
-    // block; the FMAs of each output element still run in (ky, kx) order, as below.
-    constexpr int S = Mode, J = S * (P - 1) + KW;
-    static_assert(KH > 0 && KW > 0, "the sliding-window tile needs a compile-time filter extent");
-    // A run-time loop over filter rows keeps one row's weights live at a time (an
-    // unrolled one lets the compiler hoist every row's weight loads and spill).
-#pragma GCC unroll 1
-    for (index_t ky = 0; ky < KH; ++ky) {
-      const float* wp = g.w + ky * KW * g.cp + c;
-      const float* ip = g.in + (base + ky * g.row_step + c);
-      B wv[KW][V];
-      detail::static_for<KW>([&](auto kx) SINTER_INLINE {
-        detail::static_for<V>([&](auto j) SINTER_INLINE { wv[kx][j] = B::load_aligned(wp + kx * g.cp + j * L); });
-      });
-      // The prologue's operands for the J input pixels of this filter row.
-      [[maybe_unused]] RowCoord px[has_pro ? J : 1];
-      if constexpr (has_pro)
-        for (int x = 0; x < J; ++x) px[x] = {rows[0].n, in_h0 + ky * g.dh, in_w0 + x};
-      [[maybe_unused]] const auto ps = prologue_state<B, J, V, true>(pro, TileLoc{px, g.c_off + c});
-      detail::static_for<J>([&](auto col) SINTER_INLINE {
-        constexpr int x0 = decltype(col)::value;
-        detail::static_for<V>([&](auto j) SINTER_INLINE {
-          B x = B::load_unaligned(ip + x0 * g.in_sw + j * L);
-          if constexpr (has_pro) x = pro.apply_tile(x, ps, x0, j);
-          detail::static_for<KW>([&](auto kx) SINTER_INLINE {
-            constexpr int d = x0 - decltype(kx)::value;
-            if constexpr (d >= 0 && d % S == 0 && d / S < P) acc[d / S][j] = xsimd::fma(x, wv[kx][j], acc[d / S][j]);
-          });
-        });
-      });
-    }
-  } else {
-    // Tap-major: acc[p][j] += pro(in[pixel p, tap (ky, kx), c + j*L ...]) * w[ky, kx, c + j*L ...]
-    auto tap = [&](index_t ky, index_t kx) SINTER_INLINE {
-      const float* wp = g.w + (ky * kw + kx) * g.cp + c;
-      const float* ip = g.in + (base + ky * g.row_step + kx * g.col_step + c);
-      B wv[V];
-      detail::static_for<V>([&](auto j) SINTER_INLINE { wv[j] = B::load_aligned(wp + j * L); });
-      // The prologue's operands for the P input pixels of this tap.
-      [[maybe_unused]] RowCoord px[has_pro ? P : 1];
-      if constexpr (has_pro)
-        for (int p = 0; p < P; ++p) px[p] = {rows[0].n, in_h0 + ky * g.dh, in_w0 + p * g.sw + kx * g.dw};
-      [[maybe_unused]] const TileLoc loc{px, g.c_off + c};
-      [[maybe_unused]] const auto ps = prologue_state<B, P, V, !Partial>(pro, loc);
-      detail::static_for<P>([&](auto p) SINTER_INLINE {
-        detail::static_for<V>([&](auto j) SINTER_INLINE {
-          const float* src = ip + p * g.pix_step + j * L;
-          B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
-          if constexpr (has_pro && Partial) x = pro.apply(x, loc, p, 0, count);
-          if constexpr (has_pro && !Partial) x = pro.apply_tile(x, ps, p, j);
-          acc[p][j] = xsimd::fma(x, wv[j], acc[p][j]);
-        });
-      });
-    };
-    for (index_t ky = t.y0; ky < t.y1; ++ky)
-      for (index_t kx = t.x0; kx < t.x1; ++kx) tap(ky, kx);
-  }
-
-  // The chain on the accumulators, then one store per vector.
-  const TileLoc loc{rows, g.c_off + c};
-  if constexpr (!Partial) {
-    const auto st = epi.template tile_state<B, P, V>(loc);
+  // acc[p][j] += pro(in[pixel p, tap (ky, kx), c + j*L ...]) * w[ky, kx, c + j*L ...]
+  const float* const wb = g.w + c * kk;
+  auto tap = [&](index_t ky, index_t kx) SINTER_INLINE {
+    const float* wp = wb + (ky * kw + kx) * L;
+    const float* ip = g.in + (base + ky * g.row_step + kx * g.col_step + c);
+    B wv[V];
+    detail::static_for<V>([&](auto j) SINTER_INLINE { wv[j] = B::load_aligned(wp + j * kk * L); });
+    // The prologue's operands for the P input pixels of this tap.
+    [[maybe_unused]] RowCoord px[has_pro ? P : 1];
+    if constexpr (has_pro)
+      for (int p = 0; p < P; ++p) px[p] = {rows[0].n, in_h0 + ky * g.dh, in_w0 + p * g.sw + kx * g.dw};
+    [[maybe_unused]] const TileLoc loc{px, g.c_off + c};
+    [[maybe_unused]] const auto ps = prologue_state<B, P, V, !Partial>(pro, loc);
     detail::static_for<P>([&](auto p) SINTER_INLINE {
       detail::static_for<V>([&](auto j) SINTER_INLINE {
-        epi.apply_tile(acc[p][j], st, p, j).store_unaligned(out[p] + c + j * L);
+        const float* src = ip + p * g.pix_step + j * L;
+        B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
+        if constexpr (has_pro && Partial) x = pro.apply(x, loc, p, 0, count);
+        if constexpr (has_pro && !Partial) x = pro.apply_tile(x, ps, p, j);
+        acc[p][j] = xsimd::fma(x, wv[j], acc[p][j]);
       });
     });
-  } else {
-    detail::static_for<P>([&](auto p) SINTER_INLINE {
-      detail::masked_io<Arch>::store(out[p] + c, epi.apply(acc[p][0], loc, p, 0, count), count);
-    });
-  }
+  };
+  for (index_t ky = t.y0; ky < t.y1; ++ky)
+    for (index_t kx = t.x0; kx < t.x1; ++kx) tap(ky, kx);
+
+  store_tile<Arch, P, V, Partial>(g, acc, out_off, rows, c, count, epi);
 }
 
-/// Channel vectors [c, ...) of a pixel block in tiles of V vectors, then of 1.
+/// Channel vectors [c, ...) of a tap-major pixel block in tiles of V vectors, then of 1.
 template <class Arch, int KH, int KW, int Mode, int P, int V, class Epi, class Pro>
-[[gnu::always_inline]] inline void channel_blocks(const Call& g, index_t base, float* const* out, const RowCoord* rows,
+[[gnu::always_inline]] inline void channel_blocks(const Call& g, index_t base, index_t out_off, const RowCoord* rows,
                                                   index_t& c, const Taps& t, const Epi& epi, const Pro& pro) noexcept {
   constexpr index_t step = V * static_cast<index_t>(xsimd::batch<float, Arch>::size);
-  for (; c + step <= g.c; c += step) tile<Arch, KH, KW, Mode, P, V, false>(g, base, out, rows, c, t, 0, epi, pro);
-  if constexpr (V > 1) channel_blocks<Arch, KH, KW, Mode, P, 1>(g, base, out, rows, c, t, epi, pro);
+  for (; c + step <= g.c; c += step) tile<Arch, KH, KW, Mode, P, V, false>(g, base, out_off, rows, c, t, 0, epi, pro);
+  if constexpr (V > 1) channel_blocks<Arch, KH, KW, Mode, P, 1>(g, base, out_off, rows, c, t, epi, pro);
 }
 
-/// All channels of P consecutive output pixels (n, oh, ow0 .. ow0 + P - 1).
+/// All channels of P consecutive output pixels (n, oh, ow0 .. ow0 + P - 1), tap-major.
 template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi, class Pro>
 [[gnu::always_inline]] inline void pixel_block(const Call& g, index_t n, index_t oh, index_t ow0, const Taps& t,
                                                const Epi& epi, const Pro& pro) noexcept {
-  constexpr int V = tile_vectors<Tile, KW, Mode, P, Pro>();
+  constexpr int V = tile_vectors<Tile, KW, false, P, Pro>();
   RowCoord rows[P];
-  float* out[P];
-  for (int p = 0; p < P; ++p) {
-    rows[p] = {n, oh, ow0 + p};
-    out[p] = g.out + n * g.out_sn + oh * g.out_sh + (ow0 + p) * g.out_sw;
-  }
+  for (int p = 0; p < P; ++p) rows[p] = {n, oh, ow0 + p};
+  const index_t out_off = n * g.out_sn + oh * g.out_sh + ow0 * g.out_sw;
   const index_t base = n * g.in_sn + (oh * g.sh - g.pt) * g.in_sh + (ow0 * g.sw - g.pl) * g.in_sw;
   index_t c = 0;
-  channel_blocks<Arch, KH, KW, Mode, P, V>(g, base, out, rows, c, t, epi, pro);
-  if (c < g.c) tile<Arch, KH, KW, Mode, P, 1, true>(g, base, out, rows, c, t, static_cast<int>(g.c - c), epi, pro);
+  channel_blocks<Arch, KH, KW, Mode, P, V>(g, base, out_off, rows, c, t, epi, pro);
+  if (c < g.c) tile<Arch, KH, KW, Mode, P, 1, true>(g, base, out_off, rows, c, t, static_cast<int>(g.c - c), epi, pro);
 }
 
 /// Output columns [ow, end) of one row in blocks of P pixels, then one of P/2, then
-/// single pixels (three tile widths keep the generated code small).
+/// single pixels (three tile widths keep the generated code small), tap-major.
 template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi, class Pro>
 [[gnu::always_inline]] inline void column_blocks(const Call& g, index_t n, index_t oh, index_t& ow, index_t end,
                                                  const Taps& t, const Epi& epi, const Pro& pro) noexcept {
@@ -377,13 +357,168 @@ template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi, cl
     for (; ow < end; ++ow) pixel_block<Arch, Tile, KH, KW, Mode, 1>(g, n, oh, ow, t, epi, pro);
 }
 
-/// Output columns [ow, end) of row (n, oh), taps walked as `Mode` says.
+/// Output columns [ow, end) of row (n, oh), taps walked tap-major as `Mode` says.
 template <class Arch, class Tile, int KH, int KW, int Mode, class Epi, class Pro>
 [[gnu::noinline]] void row_segment(const Call& g, index_t n, index_t oh, index_t ow, index_t end, const Taps& t,
                                    const Epi& epi, const Pro& pro) noexcept {
   constexpr int P = Tile::px;
   static_assert(P > 0 && (P & (P - 1)) == 0, "depthwise_tile<Arch>::px must be a power of two");
   column_blocks<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, end, t, epi, pro);
+}
+
+// ---------------------------------------------------------------------------------
+// Sliding window: compile-time extent, stride S = 1 or 2 and no dilation along the row.
+// ---------------------------------------------------------------------------------
+
+/// The input window of a sliding-window block of P output pixels: J = S*(P-1) + KW
+/// input columns from column w of row h (tap (0, 0) of pixel 0, image n; h and w may lie
+/// in the padding), the filter rows [y0, y1) and the window columns [x0, x1) (0 <= x0
+/// <= x1 <= J) inside the input.
+struct Window {
+  index_t n = 0, h = 0, w = 0;
+  index_t y0 = 0, y1 = 0;
+  index_t x0 = 0, x1 = 0;
+};
+
+/// Sliding-window tile: P output pixels (one row, consecutive columns) x V channel
+/// vectors from channel c. Per filter row in [y0, y1), its KW weight vectors stay in
+/// registers, and each input vector of the window row is loaded (and run through the
+/// prologue) once and feeds every (pixel, tap) that reads it: pixel p, tap kx reads
+/// window column p*S + kx. Each output element still sums its products in (ky, kx)
+/// order, from zero, as the tap-major tile does; Clip skips the window columns outside
+/// [x0, x1), which are exactly the pixels' padded taps, so border blocks give the
+/// tap-major border result bit for bit. For 3x3, S = 1, P = 8: 10 input loads per 24
+/// FMAs instead of 24. `in_off` / `out_off`: element offsets of the window's column 0
+/// in row h (channel 0) and of output pixel 0 (channel 0); the loads walk the input by
+/// offsets from one base pointer, and the weights lie at compile-time offsets from
+/// another (see PackedDepthwise), so the tile needs few general-purpose registers.
+template <class Arch, int KH, int KW, int S, int P, int V, bool Partial, bool Clip, class Epi, class Pro>
+[[gnu::always_inline]] inline void slide_tile(const Call& g, const Window& win, index_t in_off, index_t out_off,
+                                              const RowCoord* rows, index_t c, int count, const Epi& epi,
+                                              const Pro& pro) noexcept {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int L = static_cast<int>(B::size);
+  constexpr int J = S * (P - 1) + KW, KK = KH * KW;
+  constexpr bool has_pro = Pro::size > 0;
+  static_assert(KH > 0 && KW > 0, "the sliding-window tile needs a compile-time filter extent");
+  static_assert(!Partial || V == 1, "a partial tile is one vector wide");
+
+  B acc[P][V];
+  detail::static_for<P>([&](auto p) SINTER_INLINE {
+    detail::static_for<V>([&](auto j) SINTER_INLINE { acc[p][j] = B(0.f); });
+  });
+
+  const float* const ib = g.in + c;
+  const float* const wb = g.w + c * KK;
+  // A run-time loop over filter rows keeps one row's weights live at a time (an
+  // unrolled one lets the compiler hoist every row's weight loads and spill).
+#pragma GCC unroll 1
+  for (index_t ky = win.y0; ky < win.y1; ++ky) {
+    const float* const wp = wb + ky * (KW * L);
+    B wv[KW][V];
+    detail::static_for<KW>([&](auto kx) SINTER_INLINE {
+      detail::static_for<V>([&](auto j) SINTER_INLINE { wv[kx][j] = B::load_aligned(wp + (kx * L + j * KK * L)); });
+    });
+    // The prologue's operands for the J input pixels of this window row (columns in
+    // the padding clamped to the input: their pixels are never read).
+    [[maybe_unused]] RowCoord px[has_pro ? J : 1];
+    if constexpr (has_pro)
+      for (int x = 0; x < J; ++x) px[x] = {win.n, win.h + ky * g.dh, std::clamp<index_t>(win.w + x, 0, g.iw - 1)};
+    [[maybe_unused]] const TileLoc loc{px, g.c_off + c};
+    [[maybe_unused]] const auto ps = prologue_state<B, J, V, !Partial>(pro, loc);
+    index_t off = in_off + ky * g.row_step;
+    detail::static_for<J>([&](auto col) SINTER_INLINE {
+      constexpr int x0 = decltype(col)::value;
+      if (!Clip || (x0 >= win.x0 && x0 < win.x1)) {
+        detail::static_for<V>([&](auto j) SINTER_INLINE {
+          const float* src = ib + off + j * L;
+          B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
+          if constexpr (has_pro && Partial) x = pro.apply(x, loc, x0, 0, count);
+          if constexpr (has_pro && !Partial) x = pro.apply_tile(x, ps, x0, j);
+          detail::static_for<KW>([&](auto kx) SINTER_INLINE {
+            constexpr int d = x0 - decltype(kx)::value;
+            if constexpr (d >= 0 && d % S == 0 && d / S < P) acc[d / S][j] = xsimd::fma(x, wv[kx][j], acc[d / S][j]);
+          });
+        });
+      }
+      off += g.in_sw;
+    });
+  }
+  store_tile<Arch, P, V, Partial>(g, acc, out_off, rows, c, count, epi);
+}
+
+/// Channel vectors [c, ...) of a sliding-window block in tiles of V vectors, then V/2,
+/// ..., 1 (each narrower one at most once).
+template <class Arch, int KH, int KW, int S, int P, int V, bool Clip, class Epi, class Pro>
+[[gnu::always_inline]] inline void slide_channels(const Call& g, const Window& win, index_t in_off, index_t out_off,
+                                                  const RowCoord* rows, index_t& c, const Epi& epi,
+                                                  const Pro& pro) noexcept {
+  constexpr index_t step = V * static_cast<index_t>(xsimd::batch<float, Arch>::size);
+  for (; c + step <= g.c; c += step)
+    slide_tile<Arch, KH, KW, S, P, V, false, Clip>(g, win, in_off, out_off, rows, c, 0, epi, pro);
+  if constexpr (V > 1) slide_channels<Arch, KH, KW, S, P, V / 2, Clip>(g, win, in_off, out_off, rows, c, epi, pro);
+}
+
+/// All channels of output pixels (n, oh, ow0 .. ow0 + P - 1), sliding window; Clip when
+/// the window reaches into the left or right padding.
+template <class Arch, class Tile, int KH, int KW, int S, int P, bool Clip, class Epi, class Pro>
+[[gnu::always_inline]] inline void slide_block(const Call& g, const Window& win, index_t oh, index_t ow0,
+                                               const Epi& epi, const Pro& pro) noexcept {
+  constexpr int V = tile_vectors<Tile, KW, true, P, Pro>();
+  RowCoord rows[P];
+  for (int p = 0; p < P; ++p) rows[p] = {win.n, oh, ow0 + p};
+  const index_t in_off = win.n * g.in_sn + win.h * g.in_sh + win.w * g.in_sw;
+  const index_t out_off = win.n * g.out_sn + oh * g.out_sh + ow0 * g.out_sw;
+  index_t c = 0;
+  slide_channels<Arch, KH, KW, S, P, V, Clip>(g, win, in_off, out_off, rows, c, epi, pro);
+  if (c < g.c)
+    slide_tile<Arch, KH, KW, S, P, 1, true, Clip>(g, win, in_off, out_off, rows, c, static_cast<int>(g.c - c), epi,
+                                                  pro);
+}
+
+/// Output row (n, oh) in blocks of P pixels; when the row is not a multiple of P, its
+/// last block overlaps the one before (its pixels are computed twice, by the same
+/// operations, so the stored values are the same). Blocks whose window reaches into the
+/// padding clip their columns.
+template <class Arch, class Tile, int KH, int KW, int S, int P, class Epi, class Pro>
+[[gnu::always_inline]] inline void slide_blocks(const Call& g, Window win, index_t oh, const Epi& epi,
+                                                const Pro& pro) noexcept {
+  constexpr int J = S * (P - 1) + KW;
+  for (index_t b = 0; b < g.ow; b += P) {
+    const index_t ow0 = std::min<index_t>(b, g.ow - P);
+    // Tested on locals: a test on the stored fields read as one 8-byte load stalled on
+    // store forwarding.
+    const index_t w = ow0 * S - g.pl;
+    const index_t x0 = std::clamp<index_t>(-w, 0, J), x1 = std::clamp<index_t>(g.iw - w, 0, J);
+    win.w = w;
+    win.x0 = x0;
+    win.x1 = x1;
+    if (x0 == 0 && x1 == J) slide_block<Arch, Tile, KH, KW, S, P, false>(g, win, oh, ow0, epi, pro);
+    else slide_block<Arch, Tile, KH, KW, S, P, true>(g, win, oh, ow0, epi, pro);
+  }
+}
+
+/// Output row (n, oh), every column, sliding window with stride S; filter rows [t.y0,
+/// t.y1) inside the input. Rows of at least P pixels run blocks of P, narrower ones
+/// blocks of P/2, or single pixels.
+template <class Arch, class Tile, int KH, int KW, int S, class Epi, class Pro>
+[[gnu::noinline]] void slide_row(const Call& g, index_t n, index_t oh, const Taps& t, const Epi& epi,
+                                 const Pro& pro) noexcept {
+  constexpr int P = Tile::px;
+  static_assert(P > 0 && (P & (P - 1)) == 0, "depthwise_tile<Arch>::px must be a power of two");
+  Window win;
+  win.n = n;
+  win.h = oh * g.sh - g.pt;
+  win.y0 = t.y0;
+  win.y1 = t.y1;
+  if (g.ow >= P) {
+    slide_blocks<Arch, Tile, KH, KW, S, P>(g, win, oh, epi, pro);
+  } else if constexpr (P / 2 > 1) {
+    if (g.ow >= P / 2) slide_blocks<Arch, Tile, KH, KW, S, P / 2>(g, win, oh, epi, pro);
+    else slide_blocks<Arch, Tile, KH, KW, S, 1>(g, win, oh, epi, pro);
+  } else {
+    slide_blocks<Arch, Tile, KH, KW, S, 1>(g, win, oh, epi, pro);
+  }
 }
 
 /// First output position whose taps all lie at or after input position 0, and one past
@@ -402,15 +537,20 @@ inline void interior(index_t size, index_t out, index_t k, index_t s, index_t d,
 /// g.kh and g.kw). Tile: the register tile (see depthwise_tile).
 template <class Arch, int KH, int KW, class Tile = depthwise_tile<Arch>, class Epi, class Pro>
 void rows(const Call& g, index_t n, index_t oh0, index_t oh1, const Epi& epi, const Pro& pro) noexcept {
+  if constexpr (KH > 0 && KW > 0) {
+    if (g.dw == 1 && (g.sw == 1 || g.sw == 2)) {
+      const auto row = g.sw == 1 ? &slide_row<Arch, Tile, KH, KW, 1, Epi, Pro> : &slide_row<Arch, Tile, KH, KW, 2, Epi, Pro>;
+      for (index_t oh = oh0; oh < oh1; ++oh) {
+        Taps t{0, g.kh, 0, g.kw};
+        clip_taps(oh * g.sh - g.pt, g.ih, g.kh, g.dh, t.y0, t.y1);
+        row(g, n, oh, t, epi, pro);
+      }
+      return;
+    }
+  }
   index_t oh_lo, oh_hi, ow_lo, ow_hi;
   interior(g.ih, g.oh, g.kh, g.sh, g.dh, g.pt, oh_lo, oh_hi);
   interior(g.iw, g.ow, g.kw, g.sw, g.dw, g.pl, ow_lo, ow_hi);
-  // The interior's tap walk, chosen once per call.
-  auto inside = &row_segment<Arch, Tile, KH, KW, all_taps, Epi, Pro>;
-  if constexpr (KH > 0 && KW > 0) {
-    if (g.dw == 1 && g.sw == 1) inside = &row_segment<Arch, Tile, KH, KW, 1, Epi, Pro>;
-    if (g.dw == 1 && g.sw == 2) inside = &row_segment<Arch, Tile, KH, KW, 2, Epi, Pro>;
-  }
 
   for (index_t oh = oh0; oh < oh1; ++oh) {
     Taps t{0, g.kh, 0, g.kw};
@@ -424,7 +564,7 @@ void rows(const Call& g, index_t n, index_t oh0, index_t oh1, const Epi& epi, co
     };
     for (index_t ow = 0; ow < ow_lo; ++ow) border(ow);
     if (ow_lo < ow_hi) {
-      if (row_inside) inside(g, n, oh, ow_lo, ow_hi, t, epi, pro);
+      if (row_inside) row_segment<Arch, Tile, KH, KW, all_taps>(g, n, oh, ow_lo, ow_hi, t, epi, pro);
       else row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow_lo, ow_hi, t, epi, pro);
     }
     for (index_t ow = ow_hi; ow < g.ow; ++ow) border(ow);
@@ -492,7 +632,7 @@ void run(const Call& g, const Split& sp, const Epi& epi, const Pro& pro, const E
     t.c_off = g.c_off + c0;
     t.in += c0;
     t.out += c0;
-    t.w += c0;
+    t.w += c0 * g.kk;  // c0: a whole number of vectors
     rows<Arch, KH, KW>(t, n, oh0, oh1, epi, pro);
   });
 }
