@@ -9,8 +9,8 @@
 // 1x1, 2x3, 13x7, 64x64 (output rows shorter and longer than a block of MC rows), batch
 // 2. Then what must keep (or fall back from) the merged path: left padding wider than
 // the filter, dilation 2 in height (merged) and in width (per-tap segments), groups
-// (a band copied per group), a strided input view (copied pixel by pixel), C_in past the
-// merge limit, a 7x7 stride-2 ResNet-like stem with C_out over two panels.
+// (a band copied per group), a strided input view (copied pixel by pixel), C_in up to
+// and past the merge limit (16), a 7x7 stride-2 ResNet-like stem with C_out over two panels.
 #include <doctest/doctest.h>
 
 #include "reference.hpp"
@@ -129,7 +129,7 @@ TEST_CASE("conv2d small C_in: wide left padding, dilation, groups, strided input
   strided.in_layout = Layout{.pixel_pad = 2, .c0 = 1, .row_pad = 5};
   strided.p.pad = s::same_padding(11, 13, 3, 3, 2);
   SUBCASE("strided input") { small_cin_case(strided); }
-  for (index_t cin : {8, 9, 16}) {  // at, just past and well past the merge limit
+  for (index_t cin : {8, 16, 17, 24}) {  // below, at, just past and well past the merge limit
     ConvCase c = make_case(1, 10, 11, cin, 6, 3, 1);
     c.p.pad = 1;
     SUBCASE(c.name().c_str()) { small_cin_case(c); }

@@ -33,7 +33,7 @@ namespace sinter {
 /// Algorithm: implicit im2col (Chellapilla et al. 2006) through an indirect GEMM
 /// (Dukhan 2019) with a BLIS-style register-blocked micro-kernel (Goto & van de Geijn
 /// 2008); the epilogue runs on the accumulators of the last K block before the store.
-/// With at most 8 input channels per group and dilation.w == 1 (the RGB stem), each
+/// With at most 16 input channels per group and dilation.w == 1 (the RGB stem), each
 /// filter row's KW taps are read as one run of KW * C_in/groups floats from a band of
 /// input rows padded with zeros (conv/im2col.hpp, merged taps): same results.
 /// A prologue runs where A is read: each worker keeps a band of transformed input rows,
