@@ -262,6 +262,25 @@ struct winograd_blocking {
     const index_t need = (std::max<index_t>(total, 1) + mr - 1) / mr * mr;
     return std::min(t, need);
   }
+
+  /// The block of `total` tiles to use instead of `t` (from tiles()): the multiple of mr
+  /// in [t / 2, t] whose blocks, dealt out evenly to 2 and to 4 workers, leave the
+  /// busiest one the fewest tiles (28x28 has 196 tiles: blocks of 48 put 144 on one of 2
+  /// workers, blocks of 36 only 108). It depends on the shape alone, not on the
+  /// executor: where a block boundary falls can change the rounding of a tile's input
+  /// transform (the columns carried between neighbouring tiles, and the compiler's FMA
+  /// contraction there), so results stay bitwise identical for any number of workers.
+  static constexpr index_t balanced(index_t t, index_t total) noexcept {
+    if (total <= t) return t;
+    const auto cost = [&](index_t b) {  // busiest worker's tiles on 2, then on 4 workers
+      const index_t blocks = (total + b - 1) / b;
+      return 2 * ((blocks + 1) / 2 * b) + 4 * ((blocks + 3) / 4 * b);
+    };
+    index_t best = t;
+    for (index_t b = t - mr; b >= std::max(mr, t / 2); b -= mr)
+      if (cost(b) < cost(best)) best = b;
+    return best;
+  }
 };
 
 /// Geometry of one Winograd call, shared by workspace_bytes() and winograd_conv().
@@ -281,28 +300,11 @@ struct WinogradPlan {
     total = in.n * tiles_h * tiles_w;
     ldv = (in.c + L - 1) / L * L;
     ldm = (cout + L - 1) / L * L;
-    block = winograd_blocking<Arch>::tiles(Tr::alpha, ldv, ldm, total);
+    block = winograd_blocking<Arch>::balanced(winograd_blocking<Arch>::tiles(Tr::alpha, ldv, ldm, total), total);
     vx = ldv;
     vt = Tr::alpha * Tr::alpha * ldv;
     mx = ldm;
     mt = Tr::alpha * Tr::alpha * ldm;
-  }
-  /// Tiles per task on `workers` workers: `block` on one; on more, the multiple of MR
-  /// in [block / 2, block] whose blocks, dealt out evenly, give the busiest worker the
-  /// fewest tiles (28x28 has 196 tiles: blocks of 48 put 144 on one of 2 workers, of 36
-  /// only 108). Never larger than `block`, so workspace_bytes() still bounds it; a
-  /// block's size changes no output's order of operations.
-  index_t task_block(int workers) const noexcept {
-    if (workers <= 1 || total <= block) return block;
-    constexpr index_t mr = winograd_blocking<Arch>::mr;
-    const auto busiest = [&](index_t t) {
-      const index_t blocks = (total + t - 1) / t;
-      return (blocks + workers - 1) / workers * t;
-    };
-    index_t best = block;
-    for (index_t t = block - mr; t >= std::max(mr, block / 2); t -= mr)
-      if (busiest(t) < busiest(best)) best = t;
-    return best;
   }
   /// Workspace bytes: V and M of one block.
   std::size_t workspace_bytes() const noexcept {
@@ -346,7 +348,7 @@ void winograd_conv(TensorView<const float> in, const TensorView<float>& out, con
 
   const WinogradPlan<Arch, Tr> plan(in.shape, u.n, out.shape.h, out.shape.w);
   const int workers = std::max(1, exec.threads());
-  const index_t cin = in.shape.c, cout = u.n, T = plan.task_block(workers);
+  const index_t cin = in.shape.c, cout = u.n, T = plan.block;
   const index_t vx = plan.vx, vt = plan.vt, mx = plan.mx, mt = plan.mt;
   const std::size_t per_worker = plan.workspace_bytes();
   sinter::detail::check(ws.size() >= per_worker * static_cast<std::size_t>(workers), layer,
