@@ -4,29 +4,35 @@
 //   out[n, oh, ow, c] = Epi( sum_{ky, kx} in[n, oh*sh - pad.top + ky*dh,
 //                                           ow*sw - pad.left + kx*dw, c] * w[ky, kx, c] )
 //
-// Loop nest, per image n and output row oh:
-//   [left border columns]  [interior columns, P pixels at a time]  [right border columns]
-//     for each block of P output pixels of the row
-//       for each block of V channel vectors      (then single vectors, then the
-//                                                 partial last vector, masked)
-//         P x V accumulators in registers; the taps (below); then the epilogue chain
-//         on the accumulators and one store per vector.
-// Interior pixels (every tap inside the input) have no bounds checks. With the filter
-// extent in the type (Kernel<3, 3>, Kernel<5, 5>), stride 1 or 2 and no dilation along
-// the row, the taps run as a sliding window: per filter row, its KW weight vectors stay
-// in registers and each input vector of the row is loaded once and feeds every (pixel,
-// tap) that reads it (for 3x3 stride 1, P = 8: 10 input loads per 24 FMAs instead of
-// 24); fully unrolled. Otherwise (run-time extent, dilation along the row, stride > 2,
-// the partial last channel vector) they run tap-major: one tap's weight vectors loaded
-// once and reused by the P pixels.
-// Border pixels clip the tap rectangle to the input once per pixel block and run the
-// tap-major loop over the clipped rectangle: taps in the padding are skipped, never
-// loaded, so padding is exactly zero (as TF and PyTorch define it). Every output element
-// sums its products in (ky, kx) order on every path.
+// Two walks of the taps:
+// Sliding window (filter extent in the type, Kernel<3, 3>, Kernel<5, 5>; stride 1 or 2
+// and no dilation along the row), per image n and output row oh (a pair of rows, oh and
+// oh + 1, at stride 1 without dilation on 32-register ISAs, where both rows' filters
+// lie inside the input vertically):
+//     for each block of P output pixels of the row (the last one overlapping the one
+//                                                   before when P does not divide OW)
+//       for each block of V channel vectors      (then V/2, ..., 1, then the partial
+//                                                 last vector, masked)
+//         R x P x V accumulators in registers; per input row of the window, the filter
+//         rows' weight vectors in registers and each input vector loaded once, feeding
+//         every (output row, pixel, tap) that reads it (3x3, stride 1, P = 8: 10 loads
+//         per 24 FMAs, 10 per 48 for a pair of rows); then the epilogue chain on the
+//         accumulators and one store per vector.
+//   Blocks whose window reaches into the left or right padding skip those window
+//   columns; border rows run only the filter rows inside the input. Weights packed per
+//   channel vector and input offsets walked from one base pointer keep the tile's
+//   addressing to a few general-purpose registers.
+// Tap-major (run-time extent, dilation along the row, stride > 2): border columns one
+// pixel at a time, interior columns P pixels at a time, one tap's weight vectors loaded
+// once and reused by the P pixels; border pixels clip the tap rectangle to the input
+// once per pixel block.
+// On both, taps in the padding are skipped, never loaded, so padding is exactly zero
+// (as TF and PyTorch define it), and every output element sums its products in
+// (ky, kx) order from zero, whatever its tile.
 // A prologue chain runs on each input vector as the taps load it, in registers, before
 // its FMAs: padded taps are never loaded, so padding stays exactly zero after the
 // prologue (TF / PyTorch semantics), and the interior keeps no padding checks. In the
-// sliding window an input vector is loaded, and transformed, once per (filter row,
+// sliding window an input vector is loaded, and transformed, once per (window row,
 // pixel block); tap-major, once per tap. Recomputing it costs ALU work inside the
 // kernel's own stream of loads, where this memory-bound kernel has slack; transforming
 // the input rows once into a buffer first (a band) is a pass over the input that does
@@ -66,18 +72,22 @@ struct DepthwiseParams {
 };
 
 /// Register tile of the depthwise kernel for `Arch`: `px` output pixels (a power of two)
-/// and `acc` accumulator vectors in all, so a tile of P pixels holds V = acc / P channel
-/// vectors (at least 1, at most acc / 2); `regs`, the vector registers, caps V where the
+/// and `acc` accumulator vectors in all, so a tile of P pixels (of R rows) holds V =
+/// acc / (P * R) channel vectors (at least 1, at most acc / 2); `regs`, the vector registers, caps V where the
 /// filter row's weights must stay in registers too (sliding-window tiles):
 ///   AVX-512 (32 zmm), NEON64 (32 q):  8 pixels x 2 vectors (16 accumulators)
 ///   AVX2, SSE4.2 (16 registers):      4 pixels x 2 vectors (8 accumulators)
 /// Narrower pixel blocks (the end of a row, border rows) hold more channel vectors, so
-/// they keep enough independent FMA chains to hide the FMA latency.
+/// they keep enough independent FMA chains to hide the FMA latency. `rows`: output rows
+/// a sliding-window tile computes at once when the stride is 1 and there is no
+/// dilation (2 on 32-register ISAs: the two rows share KH - 1 of their input rows, so
+/// each input vector loaded feeds up to twice the FMAs; P x V x rows accumulators).
 template <class Arch, class = void>
 struct depthwise_tile {
   static constexpr int px = 4;
   static constexpr int acc = 8;
   static constexpr int regs = 16;
+  static constexpr int rows = 1;
 };
 
 template <class Arch>
@@ -85,6 +95,7 @@ struct depthwise_tile<Arch, std::enable_if_t<std::is_base_of_v<xsimd::avx512f, A
   static constexpr int px = 8;
   static constexpr int acc = 16;
   static constexpr int regs = 32;
+  static constexpr int rows = 2;
 };
 
 #if XSIMD_WITH_NEON64
@@ -93,6 +104,7 @@ struct depthwise_tile<xsimd::neon64> {
   static constexpr int px = 8;
   static constexpr int acc = 16;
   static constexpr int regs = 32;
+  static constexpr int rows = 2;
 };
 #endif
 
@@ -219,14 +231,15 @@ struct chain_registers<Epilogue<Ops...>> {
   static constexpr int value = (0 + ... + of<Ops>());
 };
 
-/// Vectors per tile of P pixels: acc / P within [1, acc / 2]; for a sliding-window
-/// tile (Slide) halved while its P*V accumulators, KW*V weights, the prologue's
-/// operands for V vectors, an input vector and a spare would not fit the register file.
-template <class T, int KW, bool Slide, int P, class Pro>
+/// Vectors per tile of P pixels x R rows: acc / (P * R) within [1, acc / 2]; for a
+/// sliding-window tile (Slide) halved while its P*R*V accumulators, KW*R*V weights, the
+/// prologue's operands for V vectors, an input vector and a spare would not fit the
+/// register file.
+template <class T, int KW, bool Slide, int P, class Pro, int R = 1>
 constexpr int tile_vectors() noexcept {
-  int v = std::clamp(T::acc / P, 1, T::acc / 2);
+  int v = std::clamp(T::acc / (P * R), 1, T::acc / 2);
   if constexpr (Slide)
-    while (v > 1 && P * v + KW * v + chain_registers<Pro>::value * v + 2 > T::regs) v /= 2;
+    while (v > 1 && P * R * v + KW * R * v + chain_registers<Pro>::value * v + 2 > T::regs) v /= 2;
   return v;
 }
 
@@ -380,19 +393,23 @@ struct Window {
   index_t x0 = 0, x1 = 0;
 };
 
-/// Sliding-window tile: P output pixels (one row, consecutive columns) x V channel
-/// vectors from channel c. Per filter row in [y0, y1), its KW weight vectors stay in
-/// registers, and each input vector of the window row is loaded (and run through the
-/// prologue) once and feeds every (pixel, tap) that reads it: pixel p, tap kx reads
-/// window column p*S + kx. Each output element still sums its products in (ky, kx)
-/// order, from zero, as the tap-major tile does; Clip skips the window columns outside
-/// [x0, x1), which are exactly the pixels' padded taps, so border blocks give the
-/// tap-major border result bit for bit. For 3x3, S = 1, P = 8: 10 input loads per 24
-/// FMAs instead of 24. `in_off` / `out_off`: element offsets of the window's column 0
-/// in row h (channel 0) and of output pixel 0 (channel 0); the loads walk the input by
-/// offsets from one base pointer, and the weights lie at compile-time offsets from
-/// another (see PackedDepthwise), so the tile needs few general-purpose registers.
-template <class Arch, int KH, int KW, int S, int P, int V, bool Partial, bool Clip, class Epi, class Pro>
+/// Sliding-window tile: R output rows (R = 2: rows oh, oh + 1 with stride 1 and no
+/// dilation, every filter row inside the input) x P output pixels (consecutive
+/// columns) x V channel vectors from channel c. Per input row of the window, the
+/// weights of the filter row each output row applies to it stay in registers, and each
+/// input vector of the row is loaded (and run through the prologue) once and feeds every
+/// (output row, pixel, tap) that reads it: pixel p, tap kx reads window column p*S + kx;
+/// output row r applies filter row i - r to input row i. Input rows run in order and
+/// columns in order, so each output element still sums its products in (ky, kx) order,
+/// from zero, as the tap-major tile does; Clip skips the window columns outside [x0,
+/// x1), which are exactly the pixels' padded taps, so border blocks give the tap-major
+/// border result bit for bit. For 3x3, S = 1, P = 8, R = 1: 10 input loads per 24
+/// FMAs instead of 24; R = 2: 10 per 48 on the middle rows. `in_off` / `out_off`:
+/// element offsets of the window's column 0 in row h (channel 0) and of output pixel 0
+/// of row oh (channel 0); the loads walk the input by offsets from one base pointer and
+/// the weights lie at compile-time offsets from another (see PackedDepthwise), so the
+/// tile needs few general-purpose registers. `rows`: R * P output coordinates, row-major.
+template <class Arch, int KH, int KW, int S, int R, int P, int V, bool Partial, bool Clip, class Epi, class Pro>
 [[gnu::always_inline]] inline void slide_tile(const Call& g, const Window& win, index_t in_off, index_t out_off,
                                               const RowCoord* rows, index_t c, int count, const Epi& epi,
                                               const Pro& pro) noexcept {
@@ -402,31 +419,39 @@ template <class Arch, int KH, int KW, int S, int P, int V, bool Partial, bool Cl
   constexpr bool has_pro = Pro::size > 0;
   static_assert(KH > 0 && KW > 0, "the sliding-window tile needs a compile-time filter extent");
   static_assert(!Partial || V == 1, "a partial tile is one vector wide");
+  static_assert(R == 1 || R == 2, "a sliding-window tile covers one or two output rows");
 
-  B acc[P][V];
-  detail::static_for<P>([&](auto p) SINTER_INLINE {
-    detail::static_for<V>([&](auto j) SINTER_INLINE { acc[p][j] = B(0.f); });
+  B acc[R][P][V];
+  detail::static_for<R>([&](auto r) SINTER_INLINE {
+    detail::static_for<P>([&](auto p) SINTER_INLINE {
+      detail::static_for<V>([&](auto j) SINTER_INLINE { acc[r][p][j] = B(0.f); });
+    });
   });
 
   const float* const ib = g.in + c;
   const float* const wb = g.w + c * KK;
-  // A run-time loop over filter rows keeps one row's weights live at a time (an
-  // unrolled one lets the compiler hoist every row's weight loads and spill).
-#pragma GCC unroll 1
-  for (index_t ky = win.y0; ky < win.y1; ++ky) {
-    const float* const wp = wb + ky * (KW * L);
-    B wv[KW][V];
-    detail::static_for<KW>([&](auto kx) SINTER_INLINE {
-      detail::static_for<V>([&](auto j) SINTER_INLINE { wv[kx][j] = B::load_aligned(wp + (kx * L + j * KK * L)); });
+  // Input row i of the window; output row r takes it when Use<r> (filter row i - r).
+  auto pass = [&](index_t i, auto use0, auto use1) SINTER_INLINE {
+    constexpr bool use[2] = {decltype(use0)::value, decltype(use1)::value};
+    B wv[R][KW][V];
+    detail::static_for<R>([&](auto r) SINTER_INLINE {
+      if constexpr (use[r]) {
+        const float* const wp = wb + (i - r) * (KW * L);
+        detail::static_for<KW>([&](auto kx) SINTER_INLINE {
+          detail::static_for<V>([&](auto j) SINTER_INLINE {
+            wv[r][kx][j] = B::load_aligned(wp + (kx * L + j * KK * L));
+          });
+        });
+      }
     });
     // The prologue's operands for the J input pixels of this window row (columns in
     // the padding clamped to the input: their pixels are never read).
     [[maybe_unused]] RowCoord px[has_pro ? J : 1];
     if constexpr (has_pro)
-      for (int x = 0; x < J; ++x) px[x] = {win.n, win.h + ky * g.dh, std::clamp<index_t>(win.w + x, 0, g.iw - 1)};
+      for (int x = 0; x < J; ++x) px[x] = {win.n, win.h + i * g.dh, std::clamp<index_t>(win.w + x, 0, g.iw - 1)};
     [[maybe_unused]] const TileLoc loc{px, g.c_off + c};
     [[maybe_unused]] const auto ps = prologue_state<B, J, V, !Partial>(pro, loc);
-    index_t off = in_off + ky * g.row_step;
+    index_t off = in_off + i * g.row_step;
     detail::static_for<J>([&](auto col) SINTER_INLINE {
       constexpr int x0 = decltype(col)::value;
       if (!Clip || (x0 >= win.x0 && x0 < win.x1)) {
@@ -435,52 +460,71 @@ template <class Arch, int KH, int KW, int S, int P, int V, bool Partial, bool Cl
           B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
           if constexpr (has_pro && Partial) x = pro.apply(x, loc, x0, 0, count);
           if constexpr (has_pro && !Partial) x = pro.apply_tile(x, ps, x0, j);
-          detail::static_for<KW>([&](auto kx) SINTER_INLINE {
-            constexpr int d = x0 - decltype(kx)::value;
-            if constexpr (d >= 0 && d % S == 0 && d / S < P) acc[d / S][j] = xsimd::fma(x, wv[kx][j], acc[d / S][j]);
+          detail::static_for<R>([&](auto r) SINTER_INLINE {
+            if constexpr (use[r])
+              detail::static_for<KW>([&](auto kx) SINTER_INLINE {
+                constexpr int d = x0 - decltype(kx)::value;
+                if constexpr (d >= 0 && d % S == 0 && d / S < P)
+                  acc[r][d / S][j] = xsimd::fma(x, wv[r][kx][j], acc[r][d / S][j]);
+              });
           });
         });
       }
       off += g.in_sw;
     });
+  };
+  // Run-time loops over the middle rows keep one row's weights live at a time (an
+  // unrolled one lets the compiler hoist every row's weight loads and spill).
+  if constexpr (R == 1) {
+#pragma GCC unroll 1
+    for (index_t ky = win.y0; ky < win.y1; ++ky) pass(ky, std::true_type{}, std::false_type{});
+  } else {
+    pass(0, std::true_type{}, std::false_type{});
+#pragma GCC unroll 1
+    for (index_t i = 1; i < KH; ++i) pass(i, std::true_type{}, std::true_type{});
+    pass(KH, std::false_type{}, std::true_type{});
   }
-  store_tile<Arch, P, V, Partial>(g, acc, out_off, rows, c, count, epi);
+  detail::static_for<R>([&](auto r) SINTER_INLINE {
+    store_tile<Arch, P, V, Partial>(g, acc[r], out_off + r * g.out_sh, rows + r * P, c, count, epi);
+  });
 }
 
 /// Channel vectors [c, ...) of a sliding-window block in tiles of V vectors, then V/2,
 /// ..., 1 (each narrower one at most once).
-template <class Arch, int KH, int KW, int S, int P, int V, bool Clip, class Epi, class Pro>
+template <class Arch, int KH, int KW, int S, int R, int P, int V, bool Clip, class Epi, class Pro>
 [[gnu::always_inline]] inline void slide_channels(const Call& g, const Window& win, index_t in_off, index_t out_off,
                                                   const RowCoord* rows, index_t& c, const Epi& epi,
                                                   const Pro& pro) noexcept {
   constexpr index_t step = V * static_cast<index_t>(xsimd::batch<float, Arch>::size);
   for (; c + step <= g.c; c += step)
-    slide_tile<Arch, KH, KW, S, P, V, false, Clip>(g, win, in_off, out_off, rows, c, 0, epi, pro);
-  if constexpr (V > 1) slide_channels<Arch, KH, KW, S, P, V / 2, Clip>(g, win, in_off, out_off, rows, c, epi, pro);
+    slide_tile<Arch, KH, KW, S, R, P, V, false, Clip>(g, win, in_off, out_off, rows, c, 0, epi, pro);
+  if constexpr (V > 1)
+    slide_channels<Arch, KH, KW, S, R, P, V / 2, Clip>(g, win, in_off, out_off, rows, c, epi, pro);
 }
 
-/// All channels of output pixels (n, oh, ow0 .. ow0 + P - 1), sliding window; Clip when
-/// the window reaches into the left or right padding.
-template <class Arch, class Tile, int KH, int KW, int S, int P, bool Clip, class Epi, class Pro>
+/// All channels of output pixels (n, oh .. oh + R - 1, ow0 .. ow0 + P - 1), sliding
+/// window; Clip when the window reaches into the left or right padding.
+template <class Arch, class Tile, int KH, int KW, int S, int R, int P, bool Clip, class Epi, class Pro>
 [[gnu::always_inline]] inline void slide_block(const Call& g, const Window& win, index_t oh, index_t ow0,
                                                const Epi& epi, const Pro& pro) noexcept {
-  constexpr int V = tile_vectors<Tile, KW, true, P, Pro>();
-  RowCoord rows[P];
-  for (int p = 0; p < P; ++p) rows[p] = {win.n, oh, ow0 + p};
+  constexpr int V = tile_vectors<Tile, KW, true, P, Pro, R>();
+  RowCoord rows[R * P];
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < P; ++p) rows[r * P + p] = {win.n, oh + r, ow0 + p};
   const index_t in_off = win.n * g.in_sn + win.h * g.in_sh + win.w * g.in_sw;
   const index_t out_off = win.n * g.out_sn + oh * g.out_sh + ow0 * g.out_sw;
   index_t c = 0;
-  slide_channels<Arch, KH, KW, S, P, V, Clip>(g, win, in_off, out_off, rows, c, epi, pro);
+  slide_channels<Arch, KH, KW, S, R, P, V, Clip>(g, win, in_off, out_off, rows, c, epi, pro);
   if (c < g.c)
-    slide_tile<Arch, KH, KW, S, P, 1, true, Clip>(g, win, in_off, out_off, rows, c, static_cast<int>(g.c - c), epi,
-                                                  pro);
+    slide_tile<Arch, KH, KW, S, R, P, 1, true, Clip>(g, win, in_off, out_off, rows, c, static_cast<int>(g.c - c), epi,
+                                                     pro);
 }
 
-/// Output row (n, oh) in blocks of P pixels; when the row is not a multiple of P, its
-/// last block overlaps the one before (its pixels are computed twice, by the same
-/// operations, so the stored values are the same). Blocks whose window reaches into the
-/// padding clip their columns.
-template <class Arch, class Tile, int KH, int KW, int S, int P, class Epi, class Pro>
+/// Output rows oh .. oh + R - 1 in blocks of P pixels; when the row is not a multiple
+/// of P, its last block overlaps the one before (its pixels are computed twice, by the
+/// same operations, so the stored values are the same). Blocks whose window reaches
+/// into the padding clip their columns.
+template <class Arch, class Tile, int KH, int KW, int S, int R, int P, class Epi, class Pro>
 [[gnu::always_inline]] inline void slide_blocks(const Call& g, Window win, index_t oh, const Epi& epi,
                                                 const Pro& pro) noexcept {
   constexpr int J = S * (P - 1) + KW;
@@ -493,15 +537,16 @@ template <class Arch, class Tile, int KH, int KW, int S, int P, class Epi, class
     win.w = w;
     win.x0 = x0;
     win.x1 = x1;
-    if (x0 == 0 && x1 == J) slide_block<Arch, Tile, KH, KW, S, P, false>(g, win, oh, ow0, epi, pro);
-    else slide_block<Arch, Tile, KH, KW, S, P, true>(g, win, oh, ow0, epi, pro);
+    if (x0 == 0 && x1 == J) slide_block<Arch, Tile, KH, KW, S, R, P, false>(g, win, oh, ow0, epi, pro);
+    else slide_block<Arch, Tile, KH, KW, S, R, P, true>(g, win, oh, ow0, epi, pro);
   }
 }
 
-/// Output row (n, oh), every column, sliding window with stride S; filter rows [t.y0,
-/// t.y1) inside the input. Rows of at least P pixels run blocks of P, narrower ones
-/// blocks of P/2, or single pixels.
-template <class Arch, class Tile, int KH, int KW, int S, class Epi, class Pro>
+/// Output rows oh .. oh + R - 1 of image n, every column, sliding window with stride S
+/// along the row; filter rows [t.y0, t.y1) inside the input (R = 2: all of them, for
+/// both rows). Rows of at least P pixels run blocks of P, narrower ones blocks of P/2,
+/// or single pixels.
+template <class Arch, class Tile, int KH, int KW, int S, int R, class Epi, class Pro>
 [[gnu::noinline]] void slide_row(const Call& g, index_t n, index_t oh, const Taps& t, const Epi& epi,
                                  const Pro& pro) noexcept {
   constexpr int P = Tile::px;
@@ -512,12 +557,12 @@ template <class Arch, class Tile, int KH, int KW, int S, class Epi, class Pro>
   win.y0 = t.y0;
   win.y1 = t.y1;
   if (g.ow >= P) {
-    slide_blocks<Arch, Tile, KH, KW, S, P>(g, win, oh, epi, pro);
+    slide_blocks<Arch, Tile, KH, KW, S, R, P>(g, win, oh, epi, pro);
   } else if constexpr (P / 2 > 1) {
-    if (g.ow >= P / 2) slide_blocks<Arch, Tile, KH, KW, S, P / 2>(g, win, oh, epi, pro);
-    else slide_blocks<Arch, Tile, KH, KW, S, 1>(g, win, oh, epi, pro);
+    if (g.ow >= P / 2) slide_blocks<Arch, Tile, KH, KW, S, R, P / 2>(g, win, oh, epi, pro);
+    else slide_blocks<Arch, Tile, KH, KW, S, R, 1>(g, win, oh, epi, pro);
   } else {
-    slide_blocks<Arch, Tile, KH, KW, S, 1>(g, win, oh, epi, pro);
+    slide_blocks<Arch, Tile, KH, KW, S, R, 1>(g, win, oh, epi, pro);
   }
 }
 
@@ -539,11 +584,22 @@ template <class Arch, int KH, int KW, class Tile = depthwise_tile<Arch>, class E
 void rows(const Call& g, index_t n, index_t oh0, index_t oh1, const Epi& epi, const Pro& pro) noexcept {
   if constexpr (KH > 0 && KW > 0) {
     if (g.dw == 1 && (g.sw == 1 || g.sw == 2)) {
-      const auto row = g.sw == 1 ? &slide_row<Arch, Tile, KH, KW, 1, Epi, Pro> : &slide_row<Arch, Tile, KH, KW, 2, Epi, Pro>;
-      for (index_t oh = oh0; oh < oh1; ++oh) {
+      const auto row =
+          g.sw == 1 ? &slide_row<Arch, Tile, KH, KW, 1, 1, Epi, Pro> : &slide_row<Arch, Tile, KH, KW, 2, 1, Epi, Pro>;
+      // Pairs of rows when stride and dilation are 1 and both rows' filters lie inside
+      // the input vertically.
+      const bool pairs = Tile::rows > 1 && g.sw == 1 && g.sh == 1 && g.dh == 1;
+      for (index_t oh = oh0; oh < oh1;) {
         Taps t{0, g.kh, 0, g.kw};
         clip_taps(oh * g.sh - g.pt, g.ih, g.kh, g.dh, t.y0, t.y1);
+        if constexpr (Tile::rows > 1)
+          if (pairs && oh + 1 < oh1 && oh - g.pt >= 0 && oh + 1 - g.pt + KH <= g.ih) {
+            slide_row<Arch, Tile, KH, KW, 1, 2>(g, n, oh, t, epi, pro);
+            oh += 2;
+            continue;
+          }
         row(g, n, oh, t, epi, pro);
+        ++oh;
       }
       return;
     }
