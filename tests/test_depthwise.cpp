@@ -92,6 +92,42 @@ TEST_CASE("depthwise: 112x112 images (MobileNet shapes)") {
   }
 }
 
+TEST_CASE("depthwise: rows not a multiple of the pixel block, odd heights; compile-time and run-time extents agree") {
+  // Row tails (the last pixel block overlapping the one before), narrow rows, blocks
+  // reaching into the padding on one or both sides, pairs of output rows with an odd
+  // row left over; the sliding window (compile-time extent) must give the tap-major
+  // (run-time extent) result bit for bit: both sum each output's taps in (ky, kx) order.
+  const std::pair<index_t, index_t> images[] = {{9, 19}, {6, 10}, {5, 16}, {4, 3}, {11, 2}};
+  for (index_t c : sizes({3, 17, 2 * LANES + 1}))
+    for (auto [h, w] : images)
+      for (index_t k : {3, 5})
+        for (index_t stride : {1, 2})
+          for (const s::Padding& pad : {s::Padding(k / 2), s::Padding(0, k - 1, k - 1, 0), s::Padding(0)}) {
+            const ConvCase cc = dw_case_of(1, h, w, c, k, k, stride, pad);
+            const Shape4 o = cc.out_shape();
+            if (o.h < 1 || o.w < 1) continue;
+            SUBCASE(cc.name().c_str()) {
+              Rng rng(seed_of(cc.name()));
+              ConvData d = make_conv_data(cc, rng);
+              const auto filter = s::depthwise_ohwi(d.w.data(), c, k, k);
+              const auto dynamic = s::depthwise_conv2d(filter, dw_params(cc.p));
+              const Buffer4 b = run_conv(dynamic, cc, d, cc.name() + ", run-time extent");
+              check_output(b.view(), d.acc, dynamic.epilogue(), cc.name() + ", run-time extent");
+              if (k == 3) {
+                const auto fixed = s::depthwise_conv2d<3, 3>(filter, dw_params(cc.p));
+                const Buffer4 a = run_conv(fixed, cc, d, cc.name());
+                check_output(a.view(), d.acc, fixed.epilogue(), cc.name());
+                CHECK(same_bits(a.dense(), b.dense()));
+              } else {
+                const auto fixed = s::depthwise_conv2d<5, 5>(filter, dw_params(cc.p));
+                const Buffer4 a = run_conv(fixed, cc, d, cc.name());
+                check_output(a.view(), d.acc, fixed.epilogue(), cc.name());
+                CHECK(same_bits(a.dense(), b.dense()));
+              }
+            }
+          }
+}
+
 TEST_CASE("depthwise: value form equals type form, bit for bit; chain appended whole") {
   const ConvCase cc = dw_case_of(1, 7, 10, 2 * LANES + 5, 3, 3, 1, s::Padding(1));
   Rng rng(7);
