@@ -155,71 +155,81 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
   const index_t piece = seg_len >= bl::kc ? bl::kc : seg_len;
   const index_t pieces_per_seg = seg_len == 0 ? 1 : (seg_len + piece - 1) / piece;
 
-  // Tasks: row blocks, and panel ranges when there are too few row blocks to keep
-  // every worker busy. The split never changes an output's order of operations.
+  // Tasks: spans of consecutive row blocks, and panel ranges when there are too few row
+  // blocks to keep every worker busy. A span (about 1/8 of a worker's share) lets a
+  // worker stream through its part of A, and keeps a prologue's or merged taps' window
+  // sliding instead of being refilled for every block: with blocks dealt one at a time,
+  // 2 workers ran a short-K pointwise layer no faster than 1. The split never changes
+  // an output's order of operations.
   const index_t mblocks = (M + bl::mc - 1) / bl::mc;
   const index_t nchunks =
       workers == 1 ? 1 : std::clamp<index_t>((4 * workers + mblocks - 1) / mblocks, 1, pb.panels);
   const index_t panels_per_chunk = (pb.panels + nchunks - 1) / nchunks;
+  const index_t span = std::max<index_t>(1, mblocks / (8 * static_cast<index_t>(workers)));
+  const index_t spans = (mblocks + span - 1) / span;
 
-  exec.parallel_for(mblocks * nchunks, [&](index_t task, int worker) {
+  exec.parallel_for(spans * nchunks, [&](index_t task, int worker) {
     sinter::detail::arena ar(ws.subspan(static_cast<std::size_t>(worker) * worker_bytes, worker_bytes));
     const float** table = ar.take<const float*>(static_cast<std::size_t>(bl::mc * nseg), layer);
     RowCoord* coords = ar.take<RowCoord>(bl::mc, layer);
     float** out_base = ar.take<float*>(bl::mc, layer);
+    float* const source_scratch = scratch > 0 ? ar.take<float>(static_cast<std::size_t>(scratch), layer) : nullptr;
 
-    const index_t m0 = (task / nchunks) * bl::mc;
     const index_t j0 = (task % nchunks) * panels_per_chunk, j1 = std::min(pb.panels, j0 + panels_per_chunk);
     if (j0 >= j1) return;
-    const index_t mc = std::min<index_t>(bl::mc, M - m0);
-    const index_t tiles = (mc + MR - 1) / MR;
+    const index_t b1 = std::min(mblocks, (task / nchunks + 1) * span);
+    for (index_t b = task / nchunks * span; b < b1; ++b) {
+      const index_t m0 = b * bl::mc;
+      const index_t mc = std::min<index_t>(bl::mc, M - m0);
+      const index_t tiles = (mc + MR - 1) / MR;
 
-    const auto run = [&](const auto& src) {
-      if constexpr (requires { src.prepare(m0, mc); }) src.prepare(m0, mc);
-      RowCoord rc = src.coord(m0);
-      for (index_t i = 0; i < tiles * MR; ++i) {
-        // Rows past M repeat the block's last row: computed, never stored.
-        if (i > 0 && i < mc) rc = detail_::next_coord(src, rc, m0 + i);
-        coords[i] = rc;
-        out_base[i] = out.pixel(rc.n, rc.h, rc.w);
-      }
-      if constexpr (requires { src.template fill_block<MR>(coords, tiles, table); }) {
-        src.template fill_block<MR>(coords, tiles, table);
-      } else {
-        for (index_t i = 0; i < tiles * MR; ++i) src.fill(coords[i], table + (i / MR) * nseg * MR + i % MR, MR);
-      }
-    };
-    if constexpr (requires { a.bind(static_cast<float*>(nullptr)); })
-      run(a.bind(scratch > 0 ? ar.take<float>(static_cast<std::size_t>(scratch), layer) : nullptr));
-    else
-      run(a);
+      const auto run = [&](const auto& src) {
+        if constexpr (requires { src.prepare(m0, mc); }) src.prepare(m0, mc);
+        RowCoord rc = src.coord(m0);
+        for (index_t i = 0; i < tiles * MR; ++i) {
+          // Rows past M repeat the block's last row: computed, never stored.
+          if (i > 0 && i < mc) rc = detail_::next_coord(src, rc, m0 + i);
+          coords[i] = rc;
+          out_base[i] = out.pixel(rc.n, rc.h, rc.w);
+        }
+        if constexpr (requires { src.template fill_block<MR>(coords, tiles, table); }) {
+          src.template fill_block<MR>(coords, tiles, table);
+        } else {
+          for (index_t i = 0; i < tiles * MR; ++i) src.fill(coords[i], table + (i / MR) * nseg * MR + i % MR, MR);
+        }
+      };
+      if constexpr (requires { a.bind(static_cast<float*>(nullptr)); })
+        run(a.bind(source_scratch));
+      else
+        run(a);
 
-    for (index_t s0 = 0; s0 < nseg; s0 += seg_per_block) {
-      const index_t s1 = std::min(nseg, s0 + seg_per_block);
-      for (index_t p = 0; p < pieces_per_seg; ++p) {
-        const index_t off = p * piece, len = std::min(piece, seg_len - off);
-        const bool first = s0 == 0 && p == 0;
-        const bool last = s1 == nseg && p == pieces_per_seg - 1;
+      for (index_t s0 = 0; s0 < nseg; s0 += seg_per_block) {
+        const index_t s1 = std::min(nseg, s0 + seg_per_block);
+        for (index_t p = 0; p < pieces_per_seg; ++p) {
+          const index_t off = p * piece, len = std::min(piece, seg_len - off);
+          const bool first = s0 == 0 && p == 0;
+          const bool last = s1 == nseg && p == pieces_per_seg - 1;
 
-        for (index_t j = j0; j < j1; ++j) {
-          const index_t col = j * NR;
-          const int ncols = static_cast<int>(std::min<index_t>(NR, N - col));
-          const int nv = (ncols + L - 1) / L;
-          const float* bpanel = pb.panel(g, j) + (s0 * seg_len + off) * NR;
-          detail_::dispatch_nv<NV>(nv, [&]<int V>() {
-            for (index_t t = 0; t < tiles; ++t) {
-              const int mr = static_cast<int>(std::min<index_t>(MR, mc - t * MR));
-              const float* const* tab = table + (t * nseg + s0) * MR;
-              const float* arow[MR];  // this piece's start in each row when a segment is split
-              KBlock kb{tab, s1 - s0, len, bpanel};
-              if (pieces_per_seg > 1) {
-                for (int r = 0; r < MR; ++r) arow[r] = tab[r] + off;
-                kb.a = arow;
+          for (index_t j = j0; j < j1; ++j) {
+            const index_t col = j * NR;
+            const int ncols = static_cast<int>(std::min<index_t>(NR, N - col));
+            const int nv = (ncols + L - 1) / L;
+            const float* bpanel = pb.panel(g, j) + (s0 * seg_len + off) * NR;
+            detail_::dispatch_nv<NV>(nv, [&]<int V>() {
+              for (index_t t = 0; t < tiles; ++t) {
+                const int mr = static_cast<int>(std::min<index_t>(MR, mc - t * MR));
+                const float* const* tab = table + (t * nseg + s0) * MR;
+                const float* arow[MR];  // this piece's start in each row when a segment is split
+                KBlock kb{tab, s1 - s0, len, bpanel};
+                if (pieces_per_seg > 1) {
+                  for (int r = 0; r < MR; ++r) arow[r] = tab[r] + off;
+                  kb.a = arow;
+                }
+                const TileLoc loc{coords + t * MR, col_base + col};
+                run_tile<Arch, MR, V, NR>(kb, mr, ncols, first, last, out_base + t * MR, col_base + col, epi, loc);
               }
-              const TileLoc loc{coords + t * MR, col_base + col};
-              run_tile<Arch, MR, V, NR>(kb, mr, ncols, first, last, out_base + t * MR, col_base + col, epi, loc);
-            }
-          });
+            });
+          }
         }
       }
     }
