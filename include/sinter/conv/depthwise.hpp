@@ -291,7 +291,7 @@ template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, clas
                                         const Pro& pro) noexcept {
   using B = xsimd::batch<float, Arch>;
   constexpr int L = static_cast<int>(B::size);
-  constexpr bool has_pro = Pro::size > 0;
+  static constexpr bool has_pro = Pro::size > 0;
   static_assert(!Partial || V == 1, "a partial tile is one vector wide");
   const index_t kw = KW > 0 ? KW : g.kw;
   const index_t kk = KH > 0 && KW > 0 ? KH * KW : g.kk;
@@ -416,7 +416,7 @@ template <class Arch, int KH, int KW, int S, int R, int P, int V, bool Partial, 
   using B = xsimd::batch<float, Arch>;
   constexpr int L = static_cast<int>(B::size);
   constexpr int J = S * (P - 1) + KW, KK = KH * KW;
-  constexpr bool has_pro = Pro::size > 0;
+  static constexpr bool has_pro = Pro::size > 0;
   static_assert(KH > 0 && KW > 0, "the sliding-window tile needs a compile-time filter extent");
   static_assert(!Partial || V == 1, "a partial tile is one vector wide");
   static_assert(R == 1 || R == 2, "a sliding-window tile covers one or two output rows");
