@@ -522,6 +522,18 @@ float ieee_epilogue(const s::Epilogue<Ops...>& e, float a, const At& at) {
   return a;
 }
 
+/// The input after a prologue chain `pro` (the ops of ieee_epilogue), element by element.
+template <class Pro>
+Buffer4 prologue_input(const Buffer4& in, const Pro& pro) {
+  const Shape4 sh = in.shape();
+  Buffer4 x(sh);
+  for (index_t n = 0; n < sh.n; ++n)
+    for (index_t h = 0; h < sh.h; ++h)
+      for (index_t w = 0; w < sh.w; ++w)
+        for (index_t c = 0; c < sh.c; ++c) x.at(n, h, w, c) = ieee_epilogue(pro, in.at(n, h, w, c), At{n, h, w, c});
+  return x;
+}
+
 /// Equal as IEEE values, with every NaN equal to every NaN.
 inline bool same_value(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 

@@ -70,18 +70,6 @@ struct reverse_executor {
   }
 };
 
-/// The input after the prologue, in float, element by element.
-template <class Pro>
-Buffer4 prologue_input(const Buffer4& in, const Pro& pro) {
-  const Shape4 sh = in.shape();
-  Buffer4 x(sh);
-  for (index_t n = 0; n < sh.n; ++n)
-    for (index_t h = 0; h < sh.h; ++h)
-      for (index_t w = 0; w < sh.w; ++w)
-        for (index_t c = 0; c < sh.c; ++c) x.at(n, h, w, c) = ieee_epilogue(pro, in.at(n, h, w, c), At{n, h, w, c});
-  return x;
-}
-
 template <class Layer, class Exec = s::serial_executor>
 Buffer4 run_conv_on(const Layer& layer, const ConvCase& cc, const Buffer4& in, const Exec& exec = {},
                     std::vector<std::byte>* ws_in = nullptr) {
