@@ -125,6 +125,11 @@ struct Im2colA {
                              bool merge = false) noexcept {
     return std::min(h, (merge ? 4 : 2) * band_rows(mc, ow, h, kh, p));
   }
+  /// Pixels of a band row for an input `w` pixels wide: with merged taps, framed by
+  /// pad.left and pad.right zero pixels.
+  static index_t band_width(index_t w, const Conv2DParams& p, bool merge) noexcept {
+    return merge ? w + p.pad.left + p.pad.right : w;
+  }
   /// Floats between band rows: a row's w * cin_g floats rounded up to whole vectors, so
   /// every row starts aligned (the prologue's stores are aligned).
   static index_t band_stride(index_t w, index_t cin_g) noexcept {
@@ -139,8 +144,7 @@ struct Im2colA {
     if (!has_prologue && !merge) return 0;
     constexpr index_t mc = gemm::blocking<Arch>::mc;
     if (kh == 1 && kw == 1) return mc * cin_g;
-    const index_t w = merge ? in.w + p.pad.left + p.pad.right : in.w;
-    return window_rows(mc, ow, in.h, kh, p, merge) * band_stride(w, cin_g);
+    return window_rows(mc, ow, in.h, kh, p, merge) * band_stride(band_width(in.w, p, merge), cin_g);
   }
 
   /// Whether taps read a worker's band (a prologue or merged taps) rather than `in`.
@@ -155,7 +159,7 @@ struct Im2colA {
     b.band = scratch;
     if (kh == 1 && kw == 1) return b;
     b.window = window_rows(gemm::blocking<Arch>::mc, ow, in.shape.h, kh, p, merged);
-    b.row_floats = band_stride(merged ? in.shape.w + p.pad.left + p.pad.right : in.shape.w, cin_g);
+    b.row_floats = band_stride(band_width(in.shape.w, p, merged), cin_g);
     // The worker owning `scratch`; without one the window is refilled for every block.
     const auto at = reinterpret_cast<const std::byte*>(scratch);
     if (bands != nullptr && worker_bytes > 0 && at >= ws) {
@@ -217,14 +221,7 @@ struct Im2colA {
   void fill(const RowCoord& rc, const float** ptrs, index_t stride) const noexcept {
     const index_t ih0 = rc.h * p.stride.h - p.pad.top, iw0 = rc.w * p.stride.w - p.pad.left;
     if (merged) {  // one segment per filter row, inside the band's padded row
-      const float* const b = band;
-      const float* const zero = zeros;
-      const index_t H = in.shape.h, dh = p.dilation.h, rs = row_floats;
-      const index_t off = (iw0 + p.pad.left) * cin_g - band_h0 * rs;
-      for (index_t y = 0; y < kh; ++y) {
-        const index_t ih = ih0 + y * dh;
-        ptrs[y * stride] = ih < 0 || ih >= H ? zero : b + (off + ih * rs);
-      }
+      merged_row(ih0, (iw0 + p.pad.left) * cin_g - band_h0 * row_floats, kh, ptrs, stride);
       return;
     }
     if constexpr (has_prologue) {
@@ -262,11 +259,21 @@ struct Im2colA {
     }
   }
 
+  // Merged taps of one output row whose first filter row is input row ih0: filter row y
+  // at band offset `off` + (ih0 + y * dilation) * row_floats, or the zero row outside the
+  // image; written to ptrs[y * stride] for the n filter rows.
+  void merged_row(index_t ih0, index_t off, index_t n, const float** ptrs, index_t stride) const noexcept {
+    const index_t H = in.shape.h, dh = p.dilation.h, rs = row_floats;
+    for (index_t y = 0; y < n; ++y) {
+      const index_t ih = ih0 + y * dh;
+      ptrs[y * stride] = ih < 0 || ih >= H ? zeros : band + (off + ih * rs);
+    }
+  }
+
   // fill_block() with merged taps; KH: the filter height when known here, else 0.
   template <int MR, int KH>
   void fill_merged(const RowCoord* coords, index_t tiles, const float** table) const noexcept {
     const float* const b = band;
-    const float* const zero = zeros;
     const index_t H = in.shape.h, sh = p.stride.h, top = p.pad.top, dh = p.dilation.h, rs = row_floats;
     const index_t n = KH > 0 ? KH : kh, step = p.stride.w * cin_g, base = -band_h0 * rs, span = (n - 1) * dh;
     for (index_t t = 0; t < tiles; ++t, table += n * MR, coords += MR) {
@@ -278,10 +285,7 @@ struct Im2colA {
           const float* const a = b + (off + ih0 * rs);
           for (index_t y = 0; y < n; ++y) ptrs[y * MR] = a + y * dh * rs;
         } else {
-          for (index_t y = 0; y < n; ++y) {
-            const index_t ih = ih0 + y * dh;
-            ptrs[y * MR] = ih < 0 || ih >= H ? zero : b + (off + ih * rs);
-          }
+          merged_row(ih0, off, n, ptrs, MR);
         }
       }
     }
