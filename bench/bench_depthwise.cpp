@@ -169,6 +169,10 @@ constexpr Shape k3_128_128{128, 128, 128, 3, 1};
 constexpr Shape k3_64_256{64, 64, 256, 3, 1};
 constexpr Shape k3_32_512{32, 32, 512, 3, 1};
 constexpr Shape k3_16_1024{16, 16, 1024, 3, 1};
+// Rows narrower than the 32-register ISAs' pixel block of 8 (MobileNet's last depthwise
+// layers): the tap-major path there.
+constexpr Shape k3_7_1024{7, 7, 1024, 3, 1};
+constexpr Shape k3_14_512_s2{14, 14, 512, 3, 2};
 
 struct Data {
   Shape sh;
@@ -418,6 +422,8 @@ void register_kernel_shape(const std::string& name, Shape sh) {
   register_kernel_shape<3>("dw3x3_256x256x64_s2", k3_256_64_s2);
   register_kernel_shape<3>("dw3x3_128x128x128_s1", k3_128_128);
   register_kernel_shape<3>("dw3x3_64x64x256_s1", k3_64_256);
+  register_kernel_shape<3>("dw3x3_7x7x1024_s1", k3_7_1024);
+  register_kernel_shape<3>("dw3x3_14x14x512_s2", k3_14_512_s2);
   register_kernel_shape<3>("dw3x3_32x32x512_s1", k3_32_512);
   register_kernel_shape<3>("dw3x3_16x16x1024_s1", k3_16_1024);
   return true;

@@ -6,7 +6,7 @@
 //
 // Two walks of the taps:
 // Sliding window (filter extent in the type, Kernel<3, 3>, Kernel<5, 5>; stride 1 or 2
-// and no dilation along the row), per image n and output row oh (a pair of rows, oh and
+// and no dilation along the row; rows of at least P output pixels), per image n and output row oh (a pair of rows, oh and
 // oh + 1, at stride 1 without dilation on 32-register ISAs, where both rows' filters
 // lie inside the input vertically):
 //     for each block of P output pixels of the row (the last one overlapping the one
@@ -22,10 +22,10 @@
 //   columns; border rows run only the filter rows inside the input. Weights packed per
 //   channel vector and input offsets walked from one base pointer keep the tile's
 //   addressing to a few general-purpose registers.
-// Tap-major (run-time extent, dilation along the row, stride > 2): border columns one
-// pixel at a time, interior columns P pixels at a time, one tap's weight vectors loaded
-// once and reused by the P pixels; border pixels clip the tap rectangle to the input
-// once per pixel block.
+// Tap-major (run-time extent, dilation along the row, stride > 2, rows narrower than
+// P): border columns one pixel at a time, interior columns P pixels at a time, one
+// tap's weight vectors loaded once and reused by the P pixels; border pixels clip the
+// tap rectangle to the input once per pixel block.
 // On both, taps in the padding are skipped, never loaded, so padding is exactly zero
 // (as TF and PyTorch define it), and every output element sums its products in
 // (ky, kx) order from zero, whatever its tile.
@@ -208,13 +208,6 @@ inline void clip_taps(index_t pos0, index_t size, index_t K, index_t d, index_t&
   if (k1 < k0) k1 = k0;
 }
 
-/// How a tap-major pixel block walks the filter taps:
-///   clipped (-1)  the run-time tap rectangle `t` (border pixels and border rows)
-///   taps (0)      every tap of the filter, inside the input
-/// Tap-major: one tap's weight vectors loaded once and reused by the P pixels. It
-/// serves run-time extents, dilation along the row and stride > 2; compile-time
-/// extents at stride 1 and 2 without dilation along the row run slide_tile instead.
-inline constexpr int clipped = -1, all_taps = 0;
 
 /// Vector registers a chain's operands hold through a tile of V vectors: one per
 /// vector for each op with a per-channel, scalar or constant operand (a tensor
@@ -280,12 +273,12 @@ template <class Arch, int P, int V, bool Partial, class Epi>
 
 /// One tap-major register tile: P output pixels (of one row, consecutive columns) x V
 /// channel vectors starting at channel c. `base`: element offset in the input of tap
-/// (0, 0) of pixel 0, channel 0 (may lie outside the input: only the taps of `Mode`
-/// are read). `out_off`: element offset in the output of pixel 0, channel 0. Partial:
+/// (0, 0) of pixel 0, channel 0 (may lie outside the input: only the taps of `t`, the
+/// rectangle inside the input, are read). `out_off`: element offset in the output of pixel 0, channel 0. Partial:
 /// one vector of `count` < lanes channels, read and written masked. `pro` runs on every
 /// input vector loaded (its operands indexed by the input pixel and the layer channel),
 /// `epi` on the accumulators before the store.
-template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, class Epi, class Pro>
+template <class Arch, int KH, int KW, int P, int V, bool Partial, class Epi, class Pro>
 [[gnu::always_inline]] inline void tile(const Call& g, index_t base, index_t out_off, const RowCoord* rows,
                                         index_t c, const Taps& t, int count, const Epi& epi,
                                         const Pro& pro) noexcept {
@@ -333,16 +326,16 @@ template <class Arch, int KH, int KW, int Mode, int P, int V, bool Partial, clas
 }
 
 /// Channel vectors [c, ...) of a tap-major pixel block in tiles of V vectors, then of 1.
-template <class Arch, int KH, int KW, int Mode, int P, int V, class Epi, class Pro>
+template <class Arch, int KH, int KW, int P, int V, class Epi, class Pro>
 [[gnu::always_inline]] inline void channel_blocks(const Call& g, index_t base, index_t out_off, const RowCoord* rows,
                                                   index_t& c, const Taps& t, const Epi& epi, const Pro& pro) noexcept {
   constexpr index_t step = V * static_cast<index_t>(xsimd::batch<float, Arch>::size);
-  for (; c + step <= g.c; c += step) tile<Arch, KH, KW, Mode, P, V, false>(g, base, out_off, rows, c, t, 0, epi, pro);
-  if constexpr (V > 1) channel_blocks<Arch, KH, KW, Mode, P, 1>(g, base, out_off, rows, c, t, epi, pro);
+  for (; c + step <= g.c; c += step) tile<Arch, KH, KW, P, V, false>(g, base, out_off, rows, c, t, 0, epi, pro);
+  if constexpr (V > 1) channel_blocks<Arch, KH, KW, P, 1>(g, base, out_off, rows, c, t, epi, pro);
 }
 
 /// All channels of P consecutive output pixels (n, oh, ow0 .. ow0 + P - 1), tap-major.
-template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi, class Pro>
+template <class Arch, class Tile, int KH, int KW, int P, class Epi, class Pro>
 [[gnu::always_inline]] inline void pixel_block(const Call& g, index_t n, index_t oh, index_t ow0, const Taps& t,
                                                const Epi& epi, const Pro& pro) noexcept {
   constexpr int V = tile_vectors<Tile, KW, false, P, Pro>();
@@ -351,32 +344,33 @@ template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi, cl
   const index_t out_off = n * g.out_sn + oh * g.out_sh + ow0 * g.out_sw;
   const index_t base = n * g.in_sn + (oh * g.sh - g.pt) * g.in_sh + (ow0 * g.sw - g.pl) * g.in_sw;
   index_t c = 0;
-  channel_blocks<Arch, KH, KW, Mode, P, V>(g, base, out_off, rows, c, t, epi, pro);
-  if (c < g.c) tile<Arch, KH, KW, Mode, P, 1, true>(g, base, out_off, rows, c, t, static_cast<int>(g.c - c), epi, pro);
+  channel_blocks<Arch, KH, KW, P, V>(g, base, out_off, rows, c, t, epi, pro);
+  if (c < g.c) tile<Arch, KH, KW, P, 1, true>(g, base, out_off, rows, c, t, static_cast<int>(g.c - c), epi, pro);
 }
 
 /// Output columns [ow, end) of one row in blocks of P pixels, then one of P/2, then
 /// single pixels (three tile widths keep the generated code small), tap-major.
-template <class Arch, class Tile, int KH, int KW, int Mode, int P, class Epi, class Pro>
+template <class Arch, class Tile, int KH, int KW, int P, class Epi, class Pro>
 [[gnu::always_inline]] inline void column_blocks(const Call& g, index_t n, index_t oh, index_t& ow, index_t end,
                                                  const Taps& t, const Epi& epi, const Pro& pro) noexcept {
-  for (; ow + P <= end; ow += P) pixel_block<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, t, epi, pro);
+  for (; ow + P <= end; ow += P) pixel_block<Arch, Tile, KH, KW, P>(g, n, oh, ow, t, epi, pro);
   if constexpr (P / 2 > 1)
     if (ow + P / 2 <= end) {
-      pixel_block<Arch, Tile, KH, KW, Mode, P / 2>(g, n, oh, ow, t, epi, pro);
+      pixel_block<Arch, Tile, KH, KW, P / 2>(g, n, oh, ow, t, epi, pro);
       ow += P / 2;
     }
   if constexpr (P > 1)
-    for (; ow < end; ++ow) pixel_block<Arch, Tile, KH, KW, Mode, 1>(g, n, oh, ow, t, epi, pro);
+    for (; ow < end; ++ow) pixel_block<Arch, Tile, KH, KW, 1>(g, n, oh, ow, t, epi, pro);
 }
 
-/// Output columns [ow, end) of row (n, oh), taps walked tap-major as `Mode` says.
-template <class Arch, class Tile, int KH, int KW, int Mode, class Epi, class Pro>
+/// Output columns [ow, end) of row (n, oh), tap-major, the taps of `t` (clipped
+/// to the input) for every pixel.
+template <class Arch, class Tile, int KH, int KW, class Epi, class Pro>
 [[gnu::noinline]] void row_segment(const Call& g, index_t n, index_t oh, index_t ow, index_t end, const Taps& t,
                                    const Epi& epi, const Pro& pro) noexcept {
   constexpr int P = Tile::px;
   static_assert(P > 0 && (P & (P - 1)) == 0, "depthwise_tile<Arch>::px must be a power of two");
-  column_blocks<Arch, Tile, KH, KW, Mode, P>(g, n, oh, ow, end, t, epi, pro);
+  column_blocks<Arch, Tile, KH, KW, P>(g, n, oh, ow, end, t, epi, pro);
 }
 
 // ---------------------------------------------------------------------------------
@@ -401,15 +395,17 @@ struct Window {
 /// (output row, pixel, tap) that reads it: pixel p, tap kx reads window column p*S + kx;
 /// output row r applies filter row i - r to input row i. Input rows run in order and
 /// columns in order, so each output element still sums its products in (ky, kx) order,
-/// from zero, as the tap-major tile does; Clip skips the window columns outside [x0,
-/// x1), which are exactly the pixels' padded taps, so border blocks give the tap-major
-/// border result bit for bit. For 3x3, S = 1, P = 8, R = 1: 10 input loads per 24
+/// from zero, as the tap-major tile does. Window columns outside [x0, x1), exactly the
+/// pixels' padded taps, are skipped (a run-time test per column, taken the same way in
+/// every interior block, so the branches predict; measured no slower than a second,
+/// unclipped copy of the tile, which doubled the kernel's compile time), so border
+/// blocks give the tap-major border result bit for bit. For 3x3, S = 1, P = 8, R = 1: 10 input loads per 24
 /// FMAs instead of 24; R = 2: 10 per 48 on the middle rows. `in_off` / `out_off`:
 /// element offsets of the window's column 0 in row h (channel 0) and of output pixel 0
 /// of row oh (channel 0); the loads walk the input by offsets from one base pointer and
 /// the weights lie at compile-time offsets from another (see PackedDepthwise), so the
 /// tile needs few general-purpose registers. `rows`: R * P output coordinates, row-major.
-template <class Arch, int KH, int KW, int S, int R, int P, int V, bool Partial, bool Clip, class Epi, class Pro>
+template <class Arch, int KH, int KW, int S, int R, int P, int V, bool Partial, class Epi, class Pro>
 [[gnu::always_inline]] inline void slide_tile(const Call& g, const Window& win, index_t in_off, index_t out_off,
                                               const RowCoord* rows, index_t c, int count, const Epi& epi,
                                               const Pro& pro) noexcept {
@@ -454,7 +450,7 @@ template <class Arch, int KH, int KW, int S, int R, int P, int V, bool Partial, 
     index_t off = in_off + i * g.row_step;
     detail::static_for<J>([&](auto col) SINTER_INLINE {
       constexpr int x0 = decltype(col)::value;
-      if (!Clip || (x0 >= win.x0 && x0 < win.x1)) {
+      if (x0 >= win.x0 && x0 < win.x1) {
         detail::static_for<V>([&](auto j) SINTER_INLINE {
           const float* src = ib + off + j * L;
           B x = Partial ? detail::masked_io<Arch>::load(src, count) : B::load_unaligned(src);
@@ -491,20 +487,20 @@ template <class Arch, int KH, int KW, int S, int R, int P, int V, bool Partial, 
 
 /// Channel vectors [c, ...) of a sliding-window block in tiles of V vectors, then V/2,
 /// ..., 1 (each narrower one at most once).
-template <class Arch, int KH, int KW, int S, int R, int P, int V, bool Clip, class Epi, class Pro>
+template <class Arch, int KH, int KW, int S, int R, int P, int V, class Epi, class Pro>
 [[gnu::always_inline]] inline void slide_channels(const Call& g, const Window& win, index_t in_off, index_t out_off,
                                                   const RowCoord* rows, index_t& c, const Epi& epi,
                                                   const Pro& pro) noexcept {
   constexpr index_t step = V * static_cast<index_t>(xsimd::batch<float, Arch>::size);
   for (; c + step <= g.c; c += step)
-    slide_tile<Arch, KH, KW, S, R, P, V, false, Clip>(g, win, in_off, out_off, rows, c, 0, epi, pro);
+    slide_tile<Arch, KH, KW, S, R, P, V, false>(g, win, in_off, out_off, rows, c, 0, epi, pro);
   if constexpr (V > 1)
-    slide_channels<Arch, KH, KW, S, R, P, V / 2, Clip>(g, win, in_off, out_off, rows, c, epi, pro);
+    slide_channels<Arch, KH, KW, S, R, P, V / 2>(g, win, in_off, out_off, rows, c, epi, pro);
 }
 
 /// All channels of output pixels (n, oh .. oh + R - 1, ow0 .. ow0 + P - 1), sliding
-/// window; Clip when the window reaches into the left or right padding.
-template <class Arch, class Tile, int KH, int KW, int S, int R, int P, bool Clip, class Epi, class Pro>
+/// window.
+template <class Arch, class Tile, int KH, int KW, int S, int R, int P, class Epi, class Pro>
 [[gnu::always_inline]] inline void slide_block(const Call& g, const Window& win, index_t oh, index_t ow0,
                                                const Epi& epi, const Pro& pro) noexcept {
   constexpr int V = tile_vectors<Tile, KW, true, P, Pro, R>();
@@ -514,10 +510,9 @@ template <class Arch, class Tile, int KH, int KW, int S, int R, int P, bool Clip
   const index_t in_off = win.n * g.in_sn + win.h * g.in_sh + win.w * g.in_sw;
   const index_t out_off = win.n * g.out_sn + oh * g.out_sh + ow0 * g.out_sw;
   index_t c = 0;
-  slide_channels<Arch, KH, KW, S, R, P, V, Clip>(g, win, in_off, out_off, rows, c, epi, pro);
+  slide_channels<Arch, KH, KW, S, R, P, V>(g, win, in_off, out_off, rows, c, epi, pro);
   if (c < g.c)
-    slide_tile<Arch, KH, KW, S, R, P, 1, true, Clip>(g, win, in_off, out_off, rows, c, static_cast<int>(g.c - c), epi,
-                                                     pro);
+    slide_tile<Arch, KH, KW, S, R, P, 1, true>(g, win, in_off, out_off, rows, c, static_cast<int>(g.c - c), epi, pro);
 }
 
 /// Output rows oh .. oh + R - 1 in blocks of P pixels; when the row is not a multiple
@@ -530,40 +525,28 @@ template <class Arch, class Tile, int KH, int KW, int S, int R, int P, class Epi
   constexpr int J = S * (P - 1) + KW;
   for (index_t b = 0; b < g.ow; b += P) {
     const index_t ow0 = std::min<index_t>(b, g.ow - P);
-    // Tested on locals: a test on the stored fields read as one 8-byte load stalled on
-    // store forwarding.
     const index_t w = ow0 * S - g.pl;
     const index_t x0 = std::clamp<index_t>(-w, 0, J), x1 = std::clamp<index_t>(g.iw - w, 0, J);
     win.w = w;
     win.x0 = x0;
     win.x1 = x1;
-    if (x0 == 0 && x1 == J) slide_block<Arch, Tile, KH, KW, S, R, P, false>(g, win, oh, ow0, epi, pro);
-    else slide_block<Arch, Tile, KH, KW, S, R, P, true>(g, win, oh, ow0, epi, pro);
+    slide_block<Arch, Tile, KH, KW, S, R, P>(g, win, oh, ow0, epi, pro);
   }
 }
 
-/// Output rows oh .. oh + R - 1 of image n, every column, sliding window with stride S
-/// along the row; filter rows [t.y0, t.y1) inside the input (R = 2: all of them, for
-/// both rows). Rows of at least P pixels run blocks of P, narrower ones blocks of P/2,
-/// or single pixels.
-template <class Arch, class Tile, int KH, int KW, int S, int R, class Epi, class Pro>
+/// Output rows oh .. oh + R - 1 of image n, every column (at least P of them), sliding
+/// window with stride S along the row, in blocks of P pixels; filter rows [t.y0, t.y1)
+/// inside the input (R = 2: all of them, for both rows).
+template <class Arch, class Tile, int KH, int KW, int S, int R, int P, class Epi, class Pro>
 [[gnu::noinline]] void slide_row(const Call& g, index_t n, index_t oh, const Taps& t, const Epi& epi,
                                  const Pro& pro) noexcept {
-  constexpr int P = Tile::px;
   static_assert(P > 0 && (P & (P - 1)) == 0, "depthwise_tile<Arch>::px must be a power of two");
   Window win;
   win.n = n;
   win.h = oh * g.sh - g.pt;
   win.y0 = t.y0;
   win.y1 = t.y1;
-  if (g.ow >= P) {
-    slide_blocks<Arch, Tile, KH, KW, S, R, P>(g, win, oh, epi, pro);
-  } else if constexpr (P / 2 > 1) {
-    if (g.ow >= P / 2) slide_blocks<Arch, Tile, KH, KW, S, R, P / 2>(g, win, oh, epi, pro);
-    else slide_blocks<Arch, Tile, KH, KW, S, R, 1>(g, win, oh, epi, pro);
-  } else {
-    slide_blocks<Arch, Tile, KH, KW, S, R, 1>(g, win, oh, epi, pro);
-  }
+  slide_blocks<Arch, Tile, KH, KW, S, R, P>(g, win, oh, epi, pro);
 }
 
 /// First output position whose taps all lie at or after input position 0, and one past
@@ -583,46 +566,56 @@ inline void interior(index_t size, index_t out, index_t k, index_t s, index_t d,
 template <class Arch, int KH, int KW, class Tile = depthwise_tile<Arch>, class Epi, class Pro>
 void rows(const Call& g, index_t n, index_t oh0, index_t oh1, const Epi& epi, const Pro& pro) noexcept {
   if constexpr (KH > 0 && KW > 0) {
-    if (g.dw == 1 && (g.sw == 1 || g.sw == 2)) {
-      const auto row =
-          g.sw == 1 ? &slide_row<Arch, Tile, KH, KW, 1, 1, Epi, Pro> : &slide_row<Arch, Tile, KH, KW, 2, 1, Epi, Pro>;
-      // Pairs of rows when stride and dilation are 1 and both rows' filters lie inside
-      // the input vertically.
-      const bool pairs = Tile::rows > 1 && g.sw == 1 && g.sh == 1 && g.dh == 1;
+    // Rows of at least P = Tile::px pixels run blocks of P, rows of P/2 to P - 1 pixels
+    // (7x7 maps on 32-register ISAs) blocks of P/2; narrower rows run tap-major:
+    // sliding-window tiles for them would add a third of the kernel's instantiations,
+    // and of its compile time, for a tiny share of a network's depthwise work.
+    constexpr int P = Tile::px;
+    // Rows [oh0, oh1) in blocks of Q pixels; pairs of rows (when `two` is true) where stride and
+    // dilation are 1 and both rows' filters lie inside the input vertically.
+    auto slide_rows = [&](auto q, auto two) {
+      constexpr int Q = decltype(q)::value;
+      const auto row = g.sw == 1 ? &slide_row<Arch, Tile, KH, KW, 1, 1, Q, Epi, Pro>
+                                 : &slide_row<Arch, Tile, KH, KW, 2, 1, Q, Epi, Pro>;
+      const bool pairs = decltype(two)::value && g.sw == 1 && g.sh == 1 && g.dh == 1;
       for (index_t oh = oh0; oh < oh1;) {
         Taps t{0, g.kh, 0, g.kw};
         clip_taps(oh * g.sh - g.pt, g.ih, g.kh, g.dh, t.y0, t.y1);
-        if constexpr (Tile::rows > 1)
+        if constexpr (decltype(two)::value)
           if (pairs && oh + 1 < oh1 && oh - g.pt >= 0 && oh + 1 - g.pt + KH <= g.ih) {
-            slide_row<Arch, Tile, KH, KW, 1, 2>(g, n, oh, t, epi, pro);
+            slide_row<Arch, Tile, KH, KW, 1, 2, Q>(g, n, oh, t, epi, pro);
             oh += 2;
             continue;
           }
         row(g, n, oh, t, epi, pro);
         ++oh;
       }
+    };
+    const bool slide = g.dw == 1 && (g.sw == 1 || g.sw == 2);
+    if (slide && g.ow >= P) {
+      slide_rows(std::integral_constant<int, P>{}, std::bool_constant<(Tile::rows > 1)>{});
       return;
     }
+    if constexpr (P / 2 > 1)
+      if (slide && g.ow >= P / 2) {
+        slide_rows(std::integral_constant<int, P / 2>{}, std::bool_constant<(Tile::rows > 1)>{});
+        return;
+      }
   }
-  index_t oh_lo, oh_hi, ow_lo, ow_hi;
-  interior(g.ih, g.oh, g.kh, g.sh, g.dh, g.pt, oh_lo, oh_hi);
+  index_t ow_lo, ow_hi;
   interior(g.iw, g.ow, g.kw, g.sw, g.dw, g.pl, ow_lo, ow_hi);
 
   for (index_t oh = oh0; oh < oh1; ++oh) {
     Taps t{0, g.kh, 0, g.kw};
     clip_taps(oh * g.sh - g.pt, g.ih, g.kh, g.dh, t.y0, t.y1);
-    const bool row_inside = oh >= oh_lo && oh < oh_hi;
     // Border columns: one pixel each, the tap rectangle clipped in both directions.
     auto border = [&](index_t ow) {
       Taps tc = t;
       clip_taps(ow * g.sw - g.pl, g.iw, g.kw, g.dw, tc.x0, tc.x1);
-      row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow, ow + 1, tc, epi, pro);
+      row_segment<Arch, Tile, KH, KW>(g, n, oh, ow, ow + 1, tc, epi, pro);
     };
     for (index_t ow = 0; ow < ow_lo; ++ow) border(ow);
-    if (ow_lo < ow_hi) {
-      if (row_inside) row_segment<Arch, Tile, KH, KW, all_taps>(g, n, oh, ow_lo, ow_hi, t, epi, pro);
-      else row_segment<Arch, Tile, KH, KW, clipped>(g, n, oh, ow_lo, ow_hi, t, epi, pro);
-    }
+    if (ow_lo < ow_hi) row_segment<Arch, Tile, KH, KW>(g, n, oh, ow_lo, ow_hi, t, epi, pro);
     for (index_t ow = ow_hi; ow < g.ow; ++ow) border(ow);
   }
 }
