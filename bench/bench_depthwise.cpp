@@ -170,7 +170,7 @@ constexpr Shape k3_64_256{64, 64, 256, 3, 1};
 constexpr Shape k3_32_512{32, 32, 512, 3, 1};
 constexpr Shape k3_16_1024{16, 16, 1024, 3, 1};
 // Rows narrower than the 32-register ISAs' pixel block of 8 (MobileNet's last depthwise
-// layers): the tap-major path there.
+// layers): sliding-window blocks of 4 pixels there.
 constexpr Shape k3_7_1024{7, 7, 1024, 3, 1};
 constexpr Shape k3_14_512_s2{14, 14, 512, 3, 2};
 

@@ -6,11 +6,12 @@
 //
 // Two walks of the taps:
 // Sliding window (filter extent in the type, Kernel<3, 3>, Kernel<5, 5>; stride 1 or 2
-// and no dilation along the row; rows of at least P output pixels), per image n and output row oh (a pair of rows, oh and
-// oh + 1, at stride 1 without dilation on 32-register ISAs, where both rows' filters
-// lie inside the input vertically):
-//     for each block of P output pixels of the row (the last one overlapping the one
-//                                                   before when P does not divide OW)
+// and no dilation along the row; rows of at least P/2 output pixels), per image n and
+// output row oh (a pair of rows, oh and oh + 1, at stride 1 without dilation on
+// 32-register ISAs, where both rows' filters lie inside the input vertically):
+//     for each block of P output pixels of the row (P/2 when the row is narrower than
+//                                                   P; the last block overlapping the
+//                                                   one before when P does not divide OW)
 //       for each block of V channel vectors      (then V/2, ..., 1, then the partial
 //                                                 last vector, masked)
 //         R x P x V accumulators in registers; per input row of the window, the filter
@@ -23,7 +24,7 @@
 //   channel vector and input offsets walked from one base pointer keep the tile's
 //   addressing to a few general-purpose registers.
 // Tap-major (run-time extent, dilation along the row, stride > 2, rows narrower than
-// P): border columns one pixel at a time, interior columns P pixels at a time, one
+// P/2): border columns one pixel at a time, interior columns P pixels at a time, one
 // tap's weight vectors loaded once and reused by the P pixels; border pixels clip the
 // tap rectangle to the input once per pixel block.
 // On both, taps in the padding are skipped, never loaded, so padding is exactly zero
@@ -73,12 +74,13 @@ struct DepthwiseParams {
 
 /// Register tile of the depthwise kernel for `Arch`: `px` output pixels (a power of two)
 /// and `acc` accumulator vectors in all, so a tile of P pixels (of R rows) holds V =
-/// acc / (P * R) channel vectors (at least 1, at most acc / 2); `regs`, the vector registers, caps V where the
-/// filter row's weights must stay in registers too (sliding-window tiles):
+/// acc / (P * R) channel vectors (at least 1, at most acc / 2); `regs`, the vector
+/// registers, caps V where the filter row's weights must stay in registers too
+/// (sliding-window tiles):
 ///   AVX-512 (32 zmm), NEON64 (32 q):  8 pixels x 2 vectors (16 accumulators)
 ///   AVX2, SSE4.2 (16 registers):      4 pixels x 2 vectors (8 accumulators)
-/// Narrower pixel blocks (the end of a row, border rows) hold more channel vectors, so
-/// they keep enough independent FMA chains to hide the FMA latency. `rows`: output rows
+/// Narrower pixel blocks (rows under px pixels, tap-major tails) hold more channel
+/// vectors, so they keep enough independent FMA chains to hide the FMA latency. `rows`: output rows
 /// a sliding-window tile computes at once when the stride is 1 and there is no
 /// dilation (2 on 32-register ISAs: the two rows share KH - 1 of their input rows, so
 /// each input vector loaded feeds up to twice the FMAs; P x V x rows accumulators).
@@ -208,7 +210,6 @@ inline void clip_taps(index_t pos0, index_t size, index_t K, index_t d, index_t&
   if (k1 < k0) k1 = k0;
 }
 
-
 /// Vector registers a chain's operands hold through a tile of V vectors: one per
 /// vector for each op with a per-channel, scalar or constant operand (a tensor
 /// operand's state is pointers).
@@ -274,10 +275,10 @@ template <class Arch, int P, int V, bool Partial, class Epi>
 /// One tap-major register tile: P output pixels (of one row, consecutive columns) x V
 /// channel vectors starting at channel c. `base`: element offset in the input of tap
 /// (0, 0) of pixel 0, channel 0 (may lie outside the input: only the taps of `t`, the
-/// rectangle inside the input, are read). `out_off`: element offset in the output of pixel 0, channel 0. Partial:
-/// one vector of `count` < lanes channels, read and written masked. `pro` runs on every
-/// input vector loaded (its operands indexed by the input pixel and the layer channel),
-/// `epi` on the accumulators before the store.
+/// rectangle inside the input, are read). `out_off`: element offset in the output of
+/// pixel 0, channel 0. Partial: one vector of `count` < lanes channels, read and
+/// written masked. `pro` runs on every input vector loaded (its operands indexed by the
+/// input pixel and the layer channel), `epi` on the accumulators before the store.
 template <class Arch, int KH, int KW, int P, int V, bool Partial, class Epi, class Pro>
 [[gnu::always_inline]] inline void tile(const Call& g, index_t base, index_t out_off, const RowCoord* rows,
                                         index_t c, const Taps& t, int count, const Epi& epi,
@@ -399,8 +400,8 @@ struct Window {
 /// pixels' padded taps, are skipped (a run-time test per column, taken the same way in
 /// every interior block, so the branches predict; measured no slower than a second,
 /// unclipped copy of the tile, which doubled the kernel's compile time), so border
-/// blocks give the tap-major border result bit for bit. For 3x3, S = 1, P = 8, R = 1: 10 input loads per 24
-/// FMAs instead of 24; R = 2: 10 per 48 on the middle rows. `in_off` / `out_off`:
+/// blocks give the tap-major border result bit for bit. For 3x3, S = 1, P = 8, R = 1:
+/// 10 input loads per 24 FMAs instead of 24; R = 2: 10 per 48 on the middle rows. `in_off` / `out_off`:
 /// element offsets of the window's column 0 in row h (channel 0) and of output pixel 0
 /// of row oh (channel 0); the loads walk the input by offsets from one base pointer and
 /// the weights lie at compile-time offsets from another (see PackedDepthwise), so the
@@ -570,9 +571,10 @@ void rows(const Call& g, index_t n, index_t oh0, index_t oh1, const Epi& epi, co
     // (7x7 maps on 32-register ISAs) blocks of P/2; narrower rows run tap-major:
     // sliding-window tiles for them would add a third of the kernel's instantiations,
     // and of its compile time, for a tiny share of a network's depthwise work.
+    // slide_rows: rows [oh0, oh1) in blocks of Q pixels, in pairs (when `two` is true)
+    // where stride and dilation are 1 and both rows' filters lie inside the input
+    // vertically.
     constexpr int P = Tile::px;
-    // Rows [oh0, oh1) in blocks of Q pixels; pairs of rows (when `two` is true) where stride and
-    // dilation are 1 and both rows' filters lie inside the input vertically.
     auto slide_rows = [&](auto q, auto two) {
       constexpr int Q = decltype(q)::value;
       const auto row = g.sw == 1 ? &slide_row<Arch, Tile, KH, KW, 1, 1, Q, Epi, Pro>

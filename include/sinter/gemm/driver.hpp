@@ -132,7 +132,8 @@ template <class Arch, int MR, int V, int NR, class Epi>
 /// C[:, col_base .. col_base + pb.n) = chain(A * B) for group g of `pb`, where row m of
 /// C is output pixel a.coord(m) of `out` and column n is channel col_base + n.
 /// Work is split into tasks of (a span of consecutive MC-row blocks) x (a range of NR
-/// panels), run by `exec`; worker w uses bytes [w * W, (w + 1) * W) of `ws`, W = workspace_bytes(...).
+/// panels), run by `exec`; worker w uses bytes [w * W, (w + 1) * W) of `ws`,
+/// W = workspace_bytes(...).
 /// `epi` must have been validated against `out`.
 template <class Arch, IndirectA ASrc, class Epi, class Exec>
 void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const TensorView<float>& out, const Epi& epi,
