@@ -126,7 +126,7 @@ inline T3 pointwise_layer(const T3& x, const WeightMap& w, const std::string& pr
 
 /// The detector on a 512x512 input (see detector_input()): decoded boxes and scores
 /// per anchor, as SsdMobilenetv1.forwardInput + outputLayer. `layers`, when given,
-/// receives every conv layer's output in the order of Detector::activations().
+/// receives every conv layer's output: the stem's, then each layer's in order.
 inline SsdOutput run_detector(const WeightMap& w, const Image& input, std::vector<T3>* layers = nullptr) {
   T3 x(input.height, input.width, 3);
   for (std::size_t i = 0; i < x.v.size(); ++i) x.v[i] = static_cast<float>(input.rgb[i] / 127.5 - 1.0);
