@@ -69,7 +69,8 @@ struct TensorKind {
 /// `layer` | Kind::op<0> | ... | Kind::op<N-1>.
 template <class Kind, class Layer, std::size_t... I>
 auto with_ops(Layer layer, const SweepOperands& o, std::index_sequence<I...>) {
-  return (std::move(layer) | ... | Kind::template op<I>(o));
+  if constexpr (sizeof...(I) == 0) return layer;  // a bare layer: no move, so copy elision applies
+  else return (std::move(layer) | ... | Kind::template op<I>(o));
 }
 
 /// Bytes an op of `Kind` adds to the layer: its operand, read once.
