@@ -6,7 +6,9 @@
 # Installs missing Debian packages (when root), then for every build this
 # machine can run: configure (CMake preset), build, run the unit tests with
 # ctest, and start the first benchmark of each bench binary for a moment to
-# prove it runs. Builds, in order:
+# prove it runs; the first x86 build also checks the face example's networks
+# against face-api on its sample photos (fetched with npm, cached). Builds, in
+# order:
 #
 #   avx512   -march=x86-64-v4   (only if the CPU runs it: AVX-512 F/BW/CD/DQ/VL)
 #   avx2     -march=x86-64-v3   (only if the CPU runs it: AVX2, FMA, BMI1/2, F16C, MOVBE, LZCNT)
@@ -54,9 +56,17 @@ want_cross=0
 for b in "${builds[@]}"; do [[ $b == aarch64 ]] && want_cross=1; done
 section "dependencies"
 if [[ $want_cross == 1 ]]; then
-  bash cmake/install-deps.sh --cross || exit 1
+  bash cmake/install-deps.sh --cross --npm || exit 1
 else
-  bash cmake/install-deps.sh || exit 1
+  bash cmake/install-deps.sh --npm || exit 1
+fi
+# face-api's models and sample photos (npm registry, cached, SHA-256 pinned): the face
+# networks are checked against face-api's own results after the first x86 build.
+face_assets_ok=1
+if ! bash examples/face/fetch_assets.sh; then
+  echo "tests/run.sh: retrying the face-api fetch once" >&2
+  sleep 5
+  bash examples/face/fetch_assets.sh || face_assets_ok=0
 fi
 
 # ---------------------------------------------------------------------------
@@ -142,6 +152,30 @@ run_benches() {  # $1 = build name; starts the first benchmark of each binary
   shopt -u nullglob
   echo "-- $n benchmark binar$([[ $n == 1 ]] && echo y || echo ies) started"
   bench_count=$n
+}
+
+# The face example's detector, landmarks and recognition networks on face-api's six
+# sample photos, for each algorithm choice of the recognition net's 3x3 convs and on 2
+# threads: the same faces as face-api itself (IoU >= 0.95, committed fixture
+# examples/face/faceapi_samples.json) and the same outputs as the plain reference
+# networks (examples/face/reference.hpp) within face_demo's stated tolerances.
+face_check() {  # $1 = build name
+  local b=$1 exe="build/$1/examples/face_demo" log="build/$1/face-check-output.txt" run
+  if [[ $face_assets_ok != 1 ]]; then
+    echo "FAILED: face-api's package could not be fetched (examples/face/fetch_assets.sh)"
+    return 1
+  fi
+  for run in "--algo auto" "--algo im2col" "--algo winograd" "--algo auto --threads 2"; do
+    echo "-- face_demo --check $run"
+    # shellcheck disable=SC2086  # $run is several arguments
+    if ! timeout 600 "$exe" --check --faceapi examples/face/faceapi_samples.json --no-images --repeat 1 $run \
+         >"$log" 2>&1; then
+      tail -n 40 "$log"
+      echo "FAILED: $exe --check $run"
+      return 1
+    fi
+    grep -E '^(vs face-api|check vs plain)' "$log"
+  done
 }
 
 slowest_steps() {  # $1 = build name; the slowest compile steps recorded by ninja
@@ -230,6 +264,14 @@ run_build() {
       return 1
     fi
     detail[$b]+="; $bench_count bench binaries ran; examples built"
+    if [[ $b != aarch64 ]]; then
+      section "$b: face networks vs face-api and the plain reference (six sample photos)"
+      if ! face_check "$b"; then
+        status[$b]=FAIL; seconds[$b]=$((SECONDS - t0)); detail[$b]+="; face check failed"
+        return 1
+      fi
+      detail[$b]+="; face networks checked (4 runs)"
+    fi
   fi
 
   if [[ $b == aarch64 ]]; then
