@@ -96,21 +96,22 @@ inline void dispatch_nv(int nv, F&& f) {
 
 }  // namespace detail_
 
-/// One tile: picks the register path (full tile) or the stack-tile path (edge tile),
-/// and the First/Last variant of the micro-kernel.
+/// A tile's products, stored as partial sums without a chain (a K block before the
+/// last, or an edge tile into its stack tile): one out-of-line copy per tile shape,
+/// shared by every chain.
+template <class Arch, int MR, int V, int NR>
+[[gnu::noinline]] void partial_products(const KBlock& kb, float* const* c, bool first) {
+  if (first) micro_kernel<Arch, MR, V, NR, true, false>(kb, c, Epilogue<>{}, TileLoc{});
+  else micro_kernel<Arch, MR, V, NR, false, false>(kb, c, Epilogue<>{}, TileLoc{});
+}
+
+/// An edge tile (fewer than MR rows, or a partial vector of columns), computed in a
+/// stack tile so nothing outside the output is touched. Out of line: it is rare, and
+/// its call stays off the full tiles' path.
 template <class Arch, int MR, int V, int NR, class Epi>
-[[gnu::always_inline]] inline void run_tile(const KBlock& kb, int mr, int ncols, bool first, bool last,
-                                            float* const* base, index_t col, const Epi& epi, const TileLoc& loc) {
+[[gnu::noinline]] void run_edge_tile(const KBlock& kb, int mr, int ncols, bool first, bool last,
+                                     float* const* base, index_t col, const Epi& epi, const TileLoc& loc) {
   constexpr int L = static_cast<int>(xsimd::batch<float, Arch>::size);
-  if (mr == MR && ncols == V * L) {
-    float* c[MR];
-    for (int r = 0; r < MR; ++r) c[r] = base[r] + col;
-    if (first && last) micro_kernel<Arch, MR, V, NR, true, true>(kb, c, epi, loc);
-    else if (first) micro_kernel<Arch, MR, V, NR, true, false>(kb, c, epi, loc);
-    else if (last) micro_kernel<Arch, MR, V, NR, false, true>(kb, c, epi, loc);
-    else micro_kernel<Arch, MR, V, NR, false, false>(kb, c, epi, loc);
-    return;
-  }
   alignas(64) float tile[MR * V * L] = {};
   float* c[MR];
   float* out[MR];
@@ -120,13 +121,32 @@ template <class Arch, int MR, int V, int NR, class Epi>
   }
   if (!first)
     for (int r = 0; r < mr; ++r) std::memcpy(c[r], out[r], static_cast<std::size_t>(ncols) * sizeof(float));
-  if (first) micro_kernel<Arch, MR, V, NR, true, false>(kb, c, Epilogue<>{}, loc);
-  else micro_kernel<Arch, MR, V, NR, false, false>(kb, c, Epilogue<>{}, loc);
+  partial_products<Arch, MR, V, NR>(kb, c, first);
   if (last) {
     epi.template store_edge<xsimd::batch<float, Arch>>(tile, V * L, mr, ncols, loc, out);
   } else {
     for (int r = 0; r < mr; ++r) std::memcpy(out[r], c[r], static_cast<std::size_t>(ncols) * sizeof(float));
   }
+}
+
+/// One tile: the register path (full tile; the First/Last variant of the micro-kernel)
+/// or run_edge_tile.
+template <class Arch, int MR, int V, int NR, class Epi>
+[[gnu::always_inline]] inline void run_tile(const KBlock& kb, int mr, int ncols, bool first, bool last,
+                                            float* const* base, index_t col, const Epi& epi, const TileLoc& loc) {
+  constexpr int L = static_cast<int>(xsimd::batch<float, Arch>::size);
+  if (mr == MR && ncols == V * L) [[likely]] {
+    float* c[MR];
+    for (int r = 0; r < MR; ++r) c[r] = base[r] + col;
+    if (last) {
+      if (first) micro_kernel<Arch, MR, V, NR, true, true>(kb, c, epi, loc);
+      else micro_kernel<Arch, MR, V, NR, false, true>(kb, c, epi, loc);
+    } else {
+      partial_products<Arch, MR, V, NR>(kb, c, first);
+    }
+    return;
+  }
+  run_edge_tile<Arch, MR, V, NR>(kb, mr, ncols, first, last, base, col, epi, loc);
 }
 
 /// C[:, col_base .. col_base + pb.n) = chain(A * B) for group g of `pb`, where row m of
