@@ -33,3 +33,36 @@ TEST_CASE("xsimd default batch is usable") {
         CHECK(out[i] == expected);
     }
 }
+
+// GCC 12 with AVX-512 enabled stores the constant {1, 1, 1, 1, 0, 0, 0, 0} as eight 1s
+// unless its straight-line vectorizer is off; the sinter CMake target turns it off.
+// Parameters written as constants, the way users write them, must reach the layers
+// unchanged (stride 1, dilation 1 and no padding is the pattern that defect hits).
+#include <sinter/layers/conv2d.hpp>
+#include <sinter/layers/depthwise.hpp>
+
+#include <vector>
+
+TEST_CASE("constant layer parameters reach the layers as written") {
+    namespace s = sinter;
+    CHECK(s::detail::constant_aggregates_ok());
+    const std::vector<float> w(8 * 8 * 9, 0.5f);
+    const s::Shape4 in{1, 10, 12, 8};
+
+    const auto pw = s::conv2d<1, 1>(s::ohwi(w.data(), 8, 1, 1, 8), {.stride = 1, .pad = 0});
+    CHECK(pw.params().pad.top == 0);
+    CHECK(pw.params().pad.right == 0);
+    CHECK(pw.output_shape(in) == s::Shape4{1, 10, 12, 8});
+
+    const auto pw_default = s::conv2d<1, 1>(s::ohwi(w.data(), 8, 1, 1, 8));
+    CHECK(pw_default.output_shape(in) == s::Shape4{1, 10, 12, 8});
+
+    const auto valid = s::conv2d<3, 3>(s::ohwi(w.data(), 8, 3, 3, 8), s::Conv2DParams{});
+    CHECK(valid.output_shape(in) == s::Shape4{1, 8, 10, 8});
+
+    const auto dw = s::depthwise_conv2d<3, 3>(s::depthwise_filter(w.data(), 3, 3, 8), {.stride = 1, .pad = 0});
+    CHECK(dw.output_shape(in) == s::Shape4{1, 8, 10, 8});
+
+    const auto asym = s::conv2d<3, 3>(s::ohwi(w.data(), 8, 3, 3, 8), {.pad = s::Padding(1, 1, 0, 0)});
+    CHECK(asym.output_shape(in) == s::Shape4{1, 10, 10, 8});
+}

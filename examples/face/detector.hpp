@@ -40,12 +40,10 @@ namespace face {
 
 namespace s = sinter;
 
-/// Conv2DParams built at run time. GCC 12.2 with 512-bit vectors (-march=x86-64-v4, or
-/// native on an AVX-512 machine) folds a constant Conv2DParams {stride 1, dilation 1,
-/// pad 0} into one broadcast of 1 over all eight fields, i.e. padding 1 (the layer's
-/// output-shape check then throws); keeping this function out of inter-procedural
-/// optimisation (noipa) keeps the values out of constant folding.
-[[gnu::noipa]] inline s::Conv2DParams conv_params(s::HW stride = 1, s::Padding pad = 0, s::index_t groups = 1) {
+/// Conv2DParams of the networks' layers, which differ only in stride, padding and groups.
+/// (GCC 12 with AVX-512 stores some constant parameters wrongly unless built with
+/// -fno-tree-slp-vectorize, which the sinter CMake target adds: see README.md.)
+inline s::Conv2DParams conv_params(s::HW stride = 1, s::Padding pad = 0, s::index_t groups = 1) {
   s::Conv2DParams p;
   p.stride = stride;
   p.dilation = s::HW(1);
@@ -53,8 +51,8 @@ namespace s = sinter;
   p.groups = groups;
   return p;
 }
-/// DepthwiseParams built at run time (see conv_params).
-[[gnu::noipa]] inline s::DepthwiseParams depthwise_params(s::HW stride, s::Padding pad) {
+/// DepthwiseParams of the detector's depthwise layers.
+inline s::DepthwiseParams depthwise_params(s::HW stride, s::Padding pad) {
   s::DepthwiseParams p;
   p.stride = stride;
   p.dilation = s::HW(1);

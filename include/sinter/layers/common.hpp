@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "../core/compiler_check.hpp"
 #include "../core/tensor.hpp"
 #include "../core/workspace.hpp"
 #include "../epilogue/chain.hpp"

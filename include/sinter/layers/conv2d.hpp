@@ -45,7 +45,9 @@ namespace sinter {
 /// Errors (sinter::error): non-positive sizes, C_out not divisible by groups, filter
 /// extent differing from KernelSize, a null pointer, input channels != C_in, output
 /// shape != expected, an output overlapping the input or a tensor operand, operands of
-/// the wrong length or shape, a workspace smaller than workspace_size().
+/// the wrong length or shape, a workspace smaller than workspace_size(); when the layer
+/// is built, a program compiled by a compiler known to corrupt constant parameters
+/// (GCC 12 with AVX-512 without -fno-tree-slp-vectorize; see core/compiler_check.hpp).
 template <class KernelSize, class Algo = algo::Automatic, class Epi = Epilogue<>, class Pro = Prologue<>,
           class Arch = default_arch>
 class Conv2D {
@@ -74,6 +76,7 @@ class Conv2D {
   Conv2D(FilterView filter, Conv2DParams params, Epi epi = {}, Pro pro = {})
       : p_(params), epi_(std::move(epi)), pro_(std::move(pro)) {
     using detail::check;
+    detail::check_compiler(name);
     check(filter.data != nullptr, name, ": filter is a null pointer");
     check(filter.out > 0 && filter.kh > 0 && filter.kw > 0 && filter.in > 0, name,
           ": filter sizes must be positive, got [", filter.out, ", ", filter.kh, ", ", filter.kw, ", ", filter.in, "]");

@@ -98,8 +98,10 @@ inline DepthwiseFilterView depthwise_filter(const FilterView& f) {
 /// Errors (sinter::error): non-positive sizes, a filter extent differing from
 /// KernelSize, a null pointer, non-positive stride or dilation, negative padding, input
 /// channels != C, output shape != expected, an output overlapping the input or a tensor
-/// operand (of either chain), operands of the wrong length or shape. Nothing is written
-/// when a call throws.
+/// operand (of either chain), operands of the wrong length or shape; when the layer is
+/// built, a program compiled by a compiler known to corrupt constant parameters (GCC 12
+/// with AVX-512 without -fno-tree-slp-vectorize; see core/compiler_check.hpp). Nothing
+/// is written when a call throws.
 template <class KernelSize = Kernel<dynamic, dynamic>, class Epi = Epilogue<>, class Pro = Prologue<>,
           class Arch = default_arch>
 class DepthwiseConv2D {
@@ -117,10 +119,12 @@ class DepthwiseConv2D {
   /// Packs `filter` for `params`. Throws sinter::error on invalid sizes (see class).
   /// (Parameters by reference: GCC 12.2 with AVX-512 enabled miscompiles a 64-byte
   /// constant DepthwiseParams passed by value on the stack, storing a broadcast of one
-  /// field into all eight; seen with `{.dilation = HW(1, 0)}` read back as all ones.)
+  /// field into all eight; seen with `{.dilation = HW(1, 0)}` read back as all ones. A
+  /// reference does not avoid it everywhere: see core/compiler_check.hpp.)
   DepthwiseConv2D(const DepthwiseFilterView& filter, const DepthwiseParams& params, Epi epi = {}, Pro pro = {})
       : p_(params), epi_(std::move(epi)), pro_(std::move(pro)) {
     using detail::check;
+    detail::check_compiler(name);
     check(filter.data != nullptr, name, ": filter is a null pointer");
     check(filter.kh > 0 && filter.kw > 0 && filter.c > 0, name, ": filter sizes [KH, KW, C] must be positive, got [",
           filter.kh, ", ", filter.kw, ", ", filter.c, "]");
