@@ -33,14 +33,13 @@ std::vector<float> random_vec(std::size_t n, unsigned seed, float lo = -1.f, flo
   return v;
 }
 
-/// [[gnu::noipa]]: see the GCC 12.2 note in README.md (constant Conv2DParams at -O2).
-[[gnu::noipa]] s::Conv2DParams params(index_t stride, index_t pad) {
+s::Conv2DParams params(index_t stride, index_t pad) {
   s::Conv2DParams p;
   p.stride = stride;
   p.pad = pad;
   return p;
 }
-[[gnu::noipa]] s::DepthwiseParams dw_params(index_t stride, s::Padding pad) {
+s::DepthwiseParams dw_params(index_t stride, s::Padding pad) {
   s::DepthwiseParams p;
   p.stride = stride;
   p.pad = pad;

@@ -457,9 +457,8 @@ inline std::vector<LayerShape> ksweep() {
           conv(s, 18, 512, 512, 7, 1, false)};
 }
 
-/// Conv2DParams built at run time: GCC 12.2 with 512-bit vectors folds some constant
-/// Conv2DParams into a broadcast of one field over all of them (see examples/face).
-[[gnu::noipa]] inline s::Conv2DParams conv_params(index_t stride, s::Padding pad) {
+/// Conv2DParams of a layer with dilation 1 and groups 1.
+inline s::Conv2DParams conv_params(index_t stride, s::Padding pad) {
   s::Conv2DParams p;
   p.stride = s::HW(stride);
   p.dilation = s::HW(1);
@@ -467,8 +466,8 @@ inline std::vector<LayerShape> ksweep() {
   p.groups = 1;
   return p;
 }
-/// DepthwiseParams built at run time (see conv_params).
-[[gnu::noipa]] inline s::DepthwiseParams depthwise_params(index_t stride, s::Padding pad) {
+/// DepthwiseParams of a layer with dilation 1.
+inline s::DepthwiseParams depthwise_params(index_t stride, s::Padding pad) {
   s::DepthwiseParams p;
   p.stride = s::HW(stride);
   p.dilation = s::HW(1);
