@@ -33,19 +33,6 @@ std::vector<float> random_vec(std::size_t n, unsigned seed, float lo = -1.f, flo
   return v;
 }
 
-s::Conv2DParams params(index_t stride, index_t pad) {
-  s::Conv2DParams p;
-  p.stride = stride;
-  p.pad = pad;
-  return p;
-}
-s::DepthwiseParams dw_params(index_t stride, s::Padding pad) {
-  s::DepthwiseParams p;
-  p.stride = stride;
-  p.pad = pad;
-  return p;
-}
-
 void finish(benchmark::State& state, double flops) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(s::default_arch::name());
@@ -61,7 +48,7 @@ void BM_conv(benchmark::State& state, index_t hw, index_t cin, index_t cout, ind
   const auto w = random_vec(static_cast<std::size_t>(cout * k * k * cin), 1, -0.1f, 0.1f);
   const auto b = random_vec(static_cast<std::size_t>(cout), 2), sc = random_vec(static_cast<std::size_t>(cout), 3),
              sh = random_vec(static_cast<std::size_t>(cout), 4);
-  const auto layer = s::conv2d<K, K>(s::ohwi(w.data(), cout, k, k, cin), params(stride, pad)) | s::add(s::per_channel(b)) |
+  const auto layer = s::conv2d<K, K>(s::ohwi(w.data(), cout, k, k, cin), {.stride = stride, .pad = pad}) | s::add(s::per_channel(b)) |
                      s::mul(s::per_channel(sc)) | s::add(s::per_channel(sh)) | s::relu();
   const s::Shape4 in_shape{1, hw, hw, cin};
   const s::Shape4 out_shape = layer.output_shape(in_shape);
@@ -84,7 +71,7 @@ void BM_depthwise(benchmark::State& state, index_t hw, index_t c, index_t stride
   const auto w = random_vec(static_cast<std::size_t>(9 * c), 1);
   const auto sc = random_vec(static_cast<std::size_t>(c), 2), sh = random_vec(static_cast<std::size_t>(c), 3);
   const auto layer = s::depthwise_conv2d<3, 3>(s::depthwise_filter(w.data(), 3, 3, c),
-                                               dw_params(stride, s::same_padding(hw, hw, 3, 3, stride))) |
+                                               {.stride = stride, .pad = s::same_padding(hw, hw, 3, 3, stride)}) |
                      s::mul(s::per_channel(sc)) | s::add(s::per_channel(sh)) | s::relu6();
   const s::Shape4 in_shape{1, hw, hw, c};
   const index_t ohw = (hw + stride - 1) / stride;
