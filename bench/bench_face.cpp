@@ -8,11 +8,18 @@
 // fixed synthetic image of the network's input size (time does not depend on content).
 //
 // Counters: GFLOP/s (the networks' conv and linear FLOPs, 2 per multiply-add, over wall
-// time: UseRealTime, so 1 and 2 threads compare). The ratios
-// unfused / fused and 1-thread / 2-thread come from the medians of one run:
-//   taskset -c 1 ./bench_face --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-//     --benchmark_filter='/threads:1'
-//   taskset -c 0,1 ./bench_face --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// time: UseRealTime, so 1 and 2 threads compare).
+//
+// The ratios come from paired cases, which alternate their variants in every iteration
+// (bench::run_paired) so that both share the machine's load; on a shared machine the
+// time of one network drifts by 10-20% within minutes, more than the ratios measure:
+//   BM_<net>_fusion    fused and unfused on one thread: ratio unfused/fused
+//   BM_<net>_threads   fused on 1 and 2 threads (wall time): ratio 1t/2t (machines with
+//                      2 cores or more)
+// Run each on the cores it uses (repetitions: --benchmark_repetitions=5
+// --benchmark_report_aggregates_only=true):
+//   taskset -c 1 ./bench_face --benchmark_filter='threads:1|fusion' <repetitions>
+//   taskset -c 0,1 ./bench_face --benchmark_filter='_threads' <repetitions>
 // The weights come from face-api's npm package (examples/face/fetch_assets.sh, cache
 // $SINTER_FACE_ASSETS or ~/.cache/sinter/face-api); without them every case is skipped
 // with a message.
@@ -28,6 +35,7 @@
 #include <thread>
 
 #include "../examples/face/detector.hpp"
+#include "common.hpp"
 #include "../examples/face/recognizer.hpp"
 
 namespace {
@@ -106,6 +114,85 @@ void BM_recognizer(benchmark::State& state) {
   });
 }
 
+/// The detector's input, and one run of `net` on `exec`.
+const face::Image& detector_input() {
+  static const face::Image input = synthetic(face::Detector::input_size);
+  return input;
+}
+template <class Net, class Exec>
+void run_detector(Net& net, const Exec& exec) {
+  auto out = net.run(detector_input(), nullptr, exec);
+  benchmark::DoNotOptimize(out.scores.data());
+}
+const std::vector<face::Image>& recognizer_input() {
+  static const std::vector<face::Image> input{synthetic(150)};
+  return input;
+}
+template <class Net, class Exec>
+void run_recognizer(Net& net, const Exec& exec) {
+  auto out = net.run(recognizer_input(), nullptr, exec);
+  benchmark::DoNotOptimize(out.data());
+}
+
+/// Fused and unfused `Net<Policy>` alternately on one thread; ratio unfused/fused.
+template <template <class> class Net, class Run>
+void fusion_pair(benchmark::State& state, const char* model, Run run) {
+  static std::string why;
+  static const auto w = weights(model, why);
+  if (!w) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  Net<face::Fused> fused(*w);
+  Net<face::Unfused> unfused(*w);
+  const sinter::serial_executor serial;
+  bench::run_paired(state,
+                    {{"fused", [&] { run(fused, serial); }, {fused.flops(), 0}},
+                     {"unfused", [&] { run(unfused, serial); }, {unfused.flops(), 0}}},
+                    {{"unfused/fused", 1, 0}});
+  state.SetLabel(sinter::default_arch::name());
+}
+
+/// The fused `Net` on 1 and 2 threads alternately (wall time); ratio 1t/2t.
+template <class Net, class Run>
+void threads_pair(benchmark::State& state, const char* model, Run run) {
+  static std::string why;
+  static const auto w = weights(model, why);
+  if (!w) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  Net net(*w, 2);
+  const sinter::thread_pool one(1), two(2);
+  bench::run_paired(state,
+                    {{"1t", [&] { run(net, one); }, {net.flops(), 0}}, {"2t", [&] { run(net, two); }, {net.flops(), 0}}},
+                    {{"1t/2t", 0, 1}}, bench::Clock::wall);
+  state.SetLabel(sinter::default_arch::name());
+}
+
+template <class Policy>
+using DetectorNet = face::BasicDetector<Policy>;
+template <class Policy>
+using RecognizerNet = face::Recognizer<sinter::algo::Automatic, Policy>;
+
+void BM_detector_fusion(benchmark::State& state) {
+  fusion_pair<DetectorNet>(state, "ssd_mobilenetv1_model", [](auto& net, const auto& exec) { run_detector(net, exec); });
+}
+void BM_recognizer_fusion(benchmark::State& state) {
+  fusion_pair<RecognizerNet>(state, "face_recognition_model",
+                             [](auto& net, const auto& exec) { run_recognizer(net, exec); });
+}
+void BM_detector_threads(benchmark::State& state) {
+  threads_pair<face::Detector>(state, "ssd_mobilenetv1_model",
+                               [](auto& net, const auto& exec) { run_detector(net, exec); });
+}
+void BM_recognizer_threads(benchmark::State& state) {
+  threads_pair<RecognizerNet<face::Fused>>(state, "face_recognition_model",
+                                           [](auto& net, const auto& exec) { run_recognizer(net, exec); });
+}
+
+
+
 /// 1, 2, 4, 8, 16 threads, up to the cores this machine has.
 void thread_counts(benchmark::internal::Benchmark* b) {
   b->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -118,5 +205,16 @@ BENCHMARK_TEMPLATE(BM_detector, face::Fused)->Apply(thread_counts);
 BENCHMARK_TEMPLATE(BM_detector, face::Unfused)->Apply(thread_counts);
 BENCHMARK_TEMPLATE(BM_recognizer, face::Fused)->Apply(thread_counts);
 BENCHMARK_TEMPLATE(BM_recognizer, face::Unfused)->Apply(thread_counts);
+BENCHMARK(BM_detector_fusion)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_recognizer_fusion)->Unit(benchmark::kMillisecond);
+
+/// Registers the thread pairs on machines with 2 cores or more.
+[[maybe_unused]] const bool threads_registered = [] {
+  if (std::thread::hardware_concurrency() >= 2) {
+    benchmark::RegisterBenchmark("BM_detector_threads", BM_detector_threads)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("BM_recognizer_threads", BM_recognizer_threads)->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
 
 }  // namespace

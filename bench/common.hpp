@@ -259,6 +259,16 @@ struct Ratio {
   std::size_t num, den;
 };
 
+/// The clock of a paired benchmark: the calling thread's CPU time (the default, see the
+/// conventions above), or wall time for variants that run on other threads too.
+enum class Clock { thread_cpu, wall };
+
+inline double wall_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 /// Runs every variant once per iteration, each as a batch of calls of about 1 ms
 /// (reading the thread's CPU clock is a system call of a microsecond or more: a batch
 /// keeps it under 0.5% of the time it measures), starting with a different variant each
@@ -267,15 +277,17 @@ struct Ratio {
 /// plus the requested time ratios. Ratios measured this way share the machine's load,
 /// which on a shared machine is what makes them comparable; Google Benchmark's own time
 /// column is the sum over the variants' batches.
-inline void run_paired(benchmark::State& state, const std::vector<Variant>& vs, const std::vector<Ratio>& ratios) {
+inline void run_paired(benchmark::State& state, const std::vector<Variant>& vs, const std::vector<Ratio>& ratios,
+                       Clock clock = Clock::thread_cpu) {
+  const auto now = clock == Clock::wall ? wall_seconds : thread_seconds;
   const std::size_t n = vs.size();
   constexpr double kBatchSeconds = 1e-3;
   std::vector<int> batch(n, 1);
   for (std::size_t i = 0; i < n; ++i) {
     vs[i].run();  // warm-up: page faults, lazy allocations
-    const double t0 = thread_seconds();
+    const double t0 = now();
     vs[i].run();
-    const double t = thread_seconds() - t0;
+    const double t = now() - t0;
     batch[i] = static_cast<int>(std::clamp(std::ceil(kBatchSeconds / std::max(t, 1e-9)), 1.0, 10000.0));
   }
   std::vector<double> t(n, 0.0);
@@ -284,12 +296,12 @@ inline void run_paired(benchmark::State& state, const std::vector<Variant>& vs, 
   for (auto _ : state) {
     for (std::size_t j = 0; j < n; ++j) {
       const std::size_t i = (first + j) % n;
-      const double t0 = thread_seconds();
+      const double t0 = now();
       for (int r = 0; r < batch[i]; ++r) {
         vs[i].run();
         benchmark::ClobberMemory();
       }
-      t[i] += thread_seconds() - t0;
+      t[i] += now() - t0;
     }
     first = (first + 1) % n;
     ++iters;
