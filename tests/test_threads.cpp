@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -95,9 +96,16 @@ TEST_CASE("thread_executor runs every task once and rethrows a task's exception"
 }
 
 TEST_CASE("thread_pool runs every task once per call, many calls, and rethrows a task's exception") {
-  for (int t : {1, 2, 4}) {
-    const s::thread_pool pool(t);
+  // spin 0: idle threads sleep at once (every hand-over through the condition
+  // variables); 20 us: some calls find the workers spinning, some asleep.
+  using us = std::chrono::microseconds;
+  for (auto [t, spin] : {std::pair{1, s::thread_pool::default_spin}, {2, us(0)}, {2, s::thread_pool::default_spin},
+                         {4, us(0)}, {4, us(20)}}) {
+    CAPTURE(t);
+    CAPTURE(spin.count());
+    const s::thread_pool pool(t, spin);
     CHECK(pool.threads() == t);
+    CHECK(pool.spin() == spin);
     std::vector<std::atomic<int>> hits(300);
     for (int call = 0; call < 200; ++call) {
       const index_t tasks = call % 7 == 0 ? 1 : 1 + call % 300;
@@ -126,6 +134,7 @@ TEST_CASE("thread_pool runs every task once per call, many calls, and rethrows a
   pool.parallel_for(1000, [&](index_t, int w) { ++per_worker[static_cast<std::size_t>(w)]; });
   CHECK(per_worker[0] + per_worker[1] + per_worker[2] + per_worker[3] == 1000);
   CHECK_THROWS_AS(s::thread_pool(0), s::error);
+  CHECK_THROWS_AS(s::thread_pool(2, us(-1)), s::error);
 }
 
 TEST_CASE("linear on an executor: same bits as serial") {
