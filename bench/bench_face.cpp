@@ -29,14 +29,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <sinter/sinter.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "../examples/face/detector.hpp"
-#include "common.hpp"
 #include "../examples/face/recognizer.hpp"
+#include "common.hpp"
 
 namespace {
 
@@ -68,6 +70,23 @@ std::shared_ptr<const face::WeightMap> weights(const std::string& model, std::st
   }
 }
 
+/// The weights of `model`, loaded once per process; null, with the case skipped and the
+/// reason given, when they cannot be loaded.
+const face::WeightMap* model_weights(benchmark::State& state, const std::string& model) {
+  static std::map<std::string, std::pair<std::shared_ptr<const face::WeightMap>, std::string>> cache;
+  auto it = cache.find(model);
+  if (it == cache.end()) {
+    std::string why;
+    auto w = weights(model, why);
+    it = cache.emplace(model, std::pair{std::move(w), std::move(why)}).first;
+  }
+  if (!it->second.first) {
+    state.SkipWithError(it->second.second.c_str());
+    return nullptr;
+  }
+  return it->second.first.get();
+}
+
 /// A smooth synthetic RGB image in [0, 255].
 face::Image synthetic(int side) {
   face::Image img(side, side);
@@ -80,12 +99,8 @@ face::Image synthetic(int side) {
 
 template <class Net, class Run>
 void run_net(benchmark::State& state, const char* model, Run&& run) {
-  static std::string why;
-  static const auto w = weights(model, why);
-  if (!w) {
-    state.SkipWithError(why.c_str());
-    return;
-  }
+  const face::WeightMap* w = model_weights(state, model);
+  if (!w) return;
   const int threads = static_cast<int>(state.range(0));
   Net net(*w, threads);
   const sinter::thread_pool exec(threads);
@@ -137,12 +152,8 @@ void run_recognizer(Net& net, const Exec& exec) {
 /// Fused and unfused `Net<Policy>` alternately on one thread; ratio unfused/fused.
 template <template <class> class Net, class Run>
 void fusion_pair(benchmark::State& state, const char* model, Run run) {
-  static std::string why;
-  static const auto w = weights(model, why);
-  if (!w) {
-    state.SkipWithError(why.c_str());
-    return;
-  }
+  const face::WeightMap* w = model_weights(state, model);
+  if (!w) return;
   Net<face::Fused> fused(*w);
   Net<face::Unfused> unfused(*w);
   const sinter::serial_executor serial;
@@ -156,12 +167,8 @@ void fusion_pair(benchmark::State& state, const char* model, Run run) {
 /// The fused `Net` on 1 and 2 threads alternately (wall time); ratio 1t/2t.
 template <class Net, class Run>
 void threads_pair(benchmark::State& state, const char* model, Run run) {
-  static std::string why;
-  static const auto w = weights(model, why);
-  if (!w) {
-    state.SkipWithError(why.c_str());
-    return;
-  }
+  const face::WeightMap* w = model_weights(state, model);
+  if (!w) return;
   Net net(*w, 2);
   const sinter::thread_pool one(1), two(2);
   bench::run_paired(state,
