@@ -97,8 +97,38 @@ face::Image synthetic(int side) {
   return img;
 }
 
+/// The networks' fixed inputs, and one run of a network on an executor.
+const face::Image& detector_input() {
+  static const face::Image input = synthetic(face::Detector::input_size);
+  return input;
+}
+const std::vector<face::Image>& recognizer_input() {
+  static const std::vector<face::Image> input{synthetic(150)};
+  return input;
+}
+struct RunDetector {
+  template <class Net, class Exec>
+  void operator()(Net& net, const Exec& exec) const {
+    auto out = net.run(detector_input(), nullptr, exec);
+    benchmark::DoNotOptimize(out.scores.data());
+  }
+};
+struct RunRecognizer {
+  template <class Net, class Exec>
+  void operator()(Net& net, const Exec& exec) const {
+    auto out = net.run(recognizer_input(), nullptr, exec);
+    benchmark::DoNotOptimize(out.data());
+  }
+};
+
+template <class Policy>
+using DetectorNet = face::BasicDetector<Policy>;
+template <class Policy>
+using RecognizerNet = face::Recognizer<sinter::algo::Automatic, Policy>;
+
+/// `Net` on state.range(0) threads, timed by Google Benchmark.
 template <class Net, class Run>
-void run_net(benchmark::State& state, const char* model, Run&& run) {
+void run_net(benchmark::State& state, const char* model, Run run) {
   const face::WeightMap* w = model_weights(state, model);
   if (!w) return;
   const int threads = static_cast<int>(state.range(0));
@@ -108,45 +138,6 @@ void run_net(benchmark::State& state, const char* model, Run&& run) {
   for (auto _ : state) run(net, exec);
   state.counters["GFLOP/s"] = benchmark::Counter(net.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(sinter::default_arch::name());
-}
-
-template <class Policy>
-void BM_detector(benchmark::State& state) {
-  static const face::Image input = synthetic(face::Detector::input_size);
-  run_net<face::BasicDetector<Policy>>(state, "ssd_mobilenetv1_model", [&](auto& net, const auto& exec) {
-    auto out = net.run(input, nullptr, exec);
-    benchmark::DoNotOptimize(out.scores.data());
-  });
-}
-
-template <class Policy>
-void BM_recognizer(benchmark::State& state) {
-  static const std::vector<face::Image> input{synthetic(150)};
-  using Net = face::Recognizer<sinter::algo::Automatic, Policy>;
-  run_net<Net>(state, "face_recognition_model", [&](auto& net, const auto& exec) {
-    auto out = net.run(input, nullptr, exec);
-    benchmark::DoNotOptimize(out.data());
-  });
-}
-
-/// The detector's input, and one run of `net` on `exec`.
-const face::Image& detector_input() {
-  static const face::Image input = synthetic(face::Detector::input_size);
-  return input;
-}
-template <class Net, class Exec>
-void run_detector(Net& net, const Exec& exec) {
-  auto out = net.run(detector_input(), nullptr, exec);
-  benchmark::DoNotOptimize(out.scores.data());
-}
-const std::vector<face::Image>& recognizer_input() {
-  static const std::vector<face::Image> input{synthetic(150)};
-  return input;
-}
-template <class Net, class Exec>
-void run_recognizer(Net& net, const Exec& exec) {
-  auto out = net.run(recognizer_input(), nullptr, exec);
-  benchmark::DoNotOptimize(out.data());
 }
 
 /// Fused and unfused `Net<Policy>` alternately on one thread; ratio unfused/fused.
@@ -172,35 +163,30 @@ void threads_pair(benchmark::State& state, const char* model, Run run) {
   Net net(*w, 2);
   const sinter::thread_pool one(1), two(2);
   bench::run_paired(state,
-                    {{"1t", [&] { run(net, one); }, {net.flops(), 0}}, {"2t", [&] { run(net, two); }, {net.flops(), 0}}},
+                    {{.name = "1t", .run = [&] { run(net, one); }, .work = {net.flops(), 0}},
+                     {.name = "2t", .run = [&] { run(net, two); }, .work = {net.flops(), 0}, .cores = 2}},
                     {{"1t/2t", 0, 1}}, bench::Clock::wall);
-  // %peak divides by one core's peak; on 2 threads, give it per core.
-  state.counters["2t:%peak"] = state.counters["2t:%peak"].value / 2;
   state.SetLabel(sinter::default_arch::name());
 }
 
 template <class Policy>
-using DetectorNet = face::BasicDetector<Policy>;
-template <class Policy>
-using RecognizerNet = face::Recognizer<sinter::algo::Automatic, Policy>;
-
-void BM_detector_fusion(benchmark::State& state) {
-  fusion_pair<DetectorNet>(state, "ssd_mobilenetv1_model", [](auto& net, const auto& exec) { run_detector(net, exec); });
+void BM_detector(benchmark::State& state) {
+  run_net<DetectorNet<Policy>>(state, "ssd_mobilenetv1_model", RunDetector{});
 }
+template <class Policy>
+void BM_recognizer(benchmark::State& state) {
+  run_net<RecognizerNet<Policy>>(state, "face_recognition_model", RunRecognizer{});
+}
+void BM_detector_fusion(benchmark::State& state) { fusion_pair<DetectorNet>(state, "ssd_mobilenetv1_model", RunDetector{}); }
 void BM_recognizer_fusion(benchmark::State& state) {
-  fusion_pair<RecognizerNet>(state, "face_recognition_model",
-                             [](auto& net, const auto& exec) { run_recognizer(net, exec); });
+  fusion_pair<RecognizerNet>(state, "face_recognition_model", RunRecognizer{});
 }
 void BM_detector_threads(benchmark::State& state) {
-  threads_pair<face::Detector>(state, "ssd_mobilenetv1_model",
-                               [](auto& net, const auto& exec) { run_detector(net, exec); });
+  threads_pair<DetectorNet<face::Fused>>(state, "ssd_mobilenetv1_model", RunDetector{});
 }
 void BM_recognizer_threads(benchmark::State& state) {
-  threads_pair<RecognizerNet<face::Fused>>(state, "face_recognition_model",
-                                           [](auto& net, const auto& exec) { run_recognizer(net, exec); });
+  threads_pair<RecognizerNet<face::Fused>>(state, "face_recognition_model", RunRecognizer{});
 }
-
-
 
 /// 1, 2, 4, 8, 16 threads, up to the cores this machine has.
 void thread_counts(benchmark::internal::Benchmark* b) {

@@ -251,6 +251,7 @@ struct Variant {
   std::function<void()> run;
   Work work{};
   bool mem_bound = false;
+  int cores = 1;  ///< cores it runs on: %peak divides by this many cores' FMA peak
 };
 
 /// A ratio reported by run_paired: time(num) / time(den), as counter `name`.
@@ -316,7 +317,7 @@ inline void run_paired(benchmark::State& state, const std::vector<Variant>& vs, 
     state.counters[p + ":us"] = sec * 1e6;
     if (w.flops > 0) {
       state.counters[p + ":GFLOP/s"] = w.flops / sec * 1e-9;
-      state.counters[p + ":%peak"] = w.flops / sec * 1e-9 * 100 / peak_gflops();
+      state.counters[p + ":%peak"] = w.flops / sec * 1e-9 * 100 / (peak_gflops() * vs[i].cores);
     }
     if (w.bytes > 0) {
       state.counters[p + ":GB/s"] = w.bytes / sec * 1e-9;
