@@ -115,9 +115,10 @@ struct thread_executor {
 /// order of the output rows they write, so a worker's share covers about the same rows
 /// from one layer to the next, and a layer reads mostly what the same core wrote: the
 /// memory-bound layers then stop paying for moving lines between the cores' caches.
-/// Measured against one counter shared by all (bench_threads, taskset -c 0,1, 1t/2t):
-/// depthwise 14x14x512 1.26 -> 2.01, 28x28x256 1.46 -> 1.75, 56x56x128 1.38 -> 1.63,
-/// pointwise 56x56x64->128 1.72 -> 1.90; bench_face BM_detector_threads 1.66 -> 1.75.
+/// Measured against one counter shared by all (bench_threads, taskset -c 0,1, 1t/2t,
+/// two runs): depthwise 14x14x512 1.26-1.29 -> 1.48-2.01, 28x28x256 1.27-1.46 ->
+/// 1.54-1.75, 56x56x128 1.31-1.38 -> 1.63-1.65, pointwise 56x56x64->128 1.68-1.72 ->
+/// 1.76-1.90; bench_face BM_detector_threads, alternated: 1.53-1.90 -> 1.70-1.89.
 /// Waiting: an idle worker spins (pause / yield) for up to `spin` before it sleeps on a
 /// condition variable, and so does the caller when it runs out of tasks before the
 /// workers finish, because a sleeping thread costs a futex wake-up, and in a virtual
