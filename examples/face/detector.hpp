@@ -312,7 +312,9 @@ class BasicDetector {
   /// detector's per-layer times (1 vs 2 threads, three runs each way): 2 threads
   /// 19.2-19.6 -> 18.6-18.7 ms, the 64x64x256 depthwise layer 0.25 -> 0.13-0.14 ms,
   /// 1 thread unchanged within noise; bench_face BM_detector_threads, three alternated
-  /// runs: 2 threads 20.9-22.2 -> 20.4-21.4 ms, 2.5-4.5% faster in each pair.
+  /// runs: 2 threads 20.9-22.2 -> 20.4-21.4 ms, 2.5-4.5% faster in each pair. One
+  /// thread (BM_detector_fusion, ten alternated pairs) moved by -3.4% to +6.3% (and one
+  /// +17% outlier), median +1.8%: within this machine's noise, if anything slower.
   void plan_storage() {
     std::vector<bool> kept(acts_.size(), false);
     for (std::size_t i : kPredictorSources) kept[i] = true;
