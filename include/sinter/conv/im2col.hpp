@@ -228,12 +228,7 @@ struct Im2colA {
       return;
     }
     if constexpr (has_prologue) {
-      if (window == 0) {  // 1x1: the pixel's slot in the block, or the zero row
-        const bool inside = ih0 >= 0 && ih0 < in.shape.h && iw0 >= 0 && iw0 < in.shape.w;
-        const index_t m = ((rc.n - n_begin) * oh + rc.h) * ow + rc.w;
-        *ptrs = inside ? band + (m - band_m0) * cin_g : zeros;
-        return;
-      }
+      if (window == 0) return fill_pointwise_band(&rc, 1, ptrs);  // 1x1: the pixel's slot, or the zero row
       const float* const b = band;
       const index_t h0 = band_h0, rs = row_floats;
       fill_taps(ih0, iw0, cin_g, ptrs, stride, [=](index_t ih) { return b + (ih - h0) * rs; });
@@ -245,37 +240,40 @@ struct Im2colA {
   }
 
  private:
-  // fill_block() of a 1x1 filter reading `in` (one segment per row, so table[i] is row
-  // i's): the pixel, or the zero row where padding puts it outside. Short-K pointwise
+  // fill_block() of a 1x1 filter (one segment per row, so table[i] is row i's): the
+  // pixel's row, or the zero row where padding puts it outside. Short-K pointwise
   // layers (K = 32: 128 FMAs per row) spent a third of their time in the general
-  // fill_taps() per row.
+  // fill_taps() per row. Without a prologue the row is the pixel in `in`; with one, its
+  // slot in the block's band (prepare() wrote A row m at slot m - band_m0; as fill()
+  // per row, 1.5-2% of the fused 56x56x128->128 layer, AVX-512).
   void fill_pointwise(const RowCoord* coords, index_t rows, const float** table) const noexcept {
     const float* const base = in.data + c0;
-    const float* const zero = zeros;
-    const index_t H = in.shape.h, W = in.shape.w, sh = p.stride.h, sw = p.stride.w, top = p.pad.top,
-                  left = p.pad.left, sn = in.stride_n, sy = in.stride_h, sx = in.stride_w;
-    for (index_t i = 0; i < rows; ++i) {
-      const RowCoord& rc = coords[i];
-      const index_t ih = rc.h * sh - top, iw = rc.w * sw - left;
-      const bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
-      table[i] = inside ? base + (rc.n * sn + ih * sy + iw * sx) : zero;
-    }
+    const index_t sn = in.stride_n, sy = in.stride_h, sx = in.stride_w;
+    pointwise_rows(coords, rows, table, [=](const RowCoord& rc, index_t ih, index_t iw) {
+      return base + (rc.n * sn + ih * sy + iw * sx);
+    });
   }
-
-  // fill_block() of a 1x1 filter with a prologue: the pixel's slot in the block's band
-  // (prepare() wrote A row m at slot m - band_m0), or the zero row where padding puts it
-  // outside. As fill() per row, without its per-row dispatch (1.5-2% of the fused
-  // 56x56x128->128 layer, AVX-512).
   void fill_pointwise_band(const RowCoord* coords, index_t rows, const float** table) const noexcept {
     const float* const b = band;
+    const index_t oh_ = oh, ow_ = ow, c = cin_g, first = n_begin * oh * ow + band_m0;
+    pointwise_rows(coords, rows, table, [=](const RowCoord& rc, index_t, index_t) {
+      return b + ((rc.n * oh_ + rc.h) * ow_ + rc.w - first) * c;
+    });
+  }
+  // table[i] = at(coords[i], ih, iw) for the input pixel (ih, iw) of a 1x1 filter, or
+  // the zero row outside the image. Fields are copied to locals: the table's stores
+  // could otherwise alias them, and they would be reloaded per row.
+  template <class At>
+  [[gnu::always_inline]] void pointwise_rows(const RowCoord* coords, index_t rows, const float** table,
+                                             At at) const noexcept {
     const float* const zero = zeros;
     const index_t H = in.shape.h, W = in.shape.w, sh = p.stride.h, sw = p.stride.w, top = p.pad.top,
-                  left = p.pad.left, oh_ = oh, ow_ = ow, c = cin_g, first = n_begin * oh * ow + band_m0;
+                  left = p.pad.left;
     for (index_t i = 0; i < rows; ++i) {
       const RowCoord& rc = coords[i];
       const index_t ih = rc.h * sh - top, iw = rc.w * sw - left;
       const bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
-      table[i] = inside ? b + ((rc.n * oh_ + rc.h) * ow_ + rc.w - first) * c : zero;
+      table[i] = inside ? at(rc, ih, iw) : zero;
     }
   }
 
