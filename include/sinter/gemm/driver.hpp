@@ -184,8 +184,8 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
   // range first, then span: an executor that gives each worker a contiguous share of
   // the tasks (thread_pool) then gives each the same rows of every layer, and, when the
   // panels are split, every row block of its panels (with row blocks first, a 7x7
-  // output's lone 49th row was one worker's whole share: 1t/2t 1.71 -> 1.56 on
-  // 14x14x256->512 stride 2). The split never changes an output's order of operations.
+  // output's lone 49th row was one worker's whole share: 1t/2t 1.71-1.74 -> 1.54-1.58
+  // on 14x14x256->512 stride 2, bench_threads). The split never changes an output's order of operations.
   const index_t mblocks = (M + bl::mc - 1) / bl::mc;
   const index_t nchunks =
       workers == 1 ? 1 : std::clamp<index_t>((4 * workers + mblocks - 1) / mblocks, 1, pb.panels);
