@@ -16,3 +16,4 @@
 #include "layers/depthwise.hpp"
 #include "layers/elementwise.hpp"
 #include "layers/linear.hpp"
+#include "layers/separable.hpp"

@@ -22,6 +22,10 @@ struct Kernel {
   static constexpr index_t h = KH, w = KW;
 };
 
+/// A depthwise conv2d and a pointwise conv2d fused (layers/separable.hpp).
+template <class Dw, class Pw>
+class DepthwiseSeparable;
+
 /// Convolution algorithms.
 namespace algo {
 /// Implicit im2col + the GEMM micro-kernel: any filter, stride, dilation, groups.

@@ -268,6 +268,8 @@ class Conv2D {
  private:
   template <class, class, class, class, class>
   friend class Conv2D;
+  template <class, class>
+  friend class DepthwiseSeparable;
 
   // Bytes of the im2col path's workspace before the GEMM's per-worker slices: the zero
   // row, and with a band (a prologue or merged taps) the prologue's per-channel patterns

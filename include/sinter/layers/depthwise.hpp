@@ -246,6 +246,8 @@ class DepthwiseConv2D {
  private:
   template <class, class, class, class>
   friend class DepthwiseConv2D;
+  template <class, class>
+  friend class DepthwiseSeparable;
 
   DepthwiseParams p_;
   Epi epi_;

@@ -1,0 +1,144 @@
+// sinter/conv/separable.hpp - a depthwise conv2d and the pointwise (1x1) conv2d that
+// reads its output, run as one loop nest (a MobileNet depthwise-separable block,
+// Howard et al., "MobileNets", 2017).
+//
+// Run as two layers, the depthwise output (N x OH x OW x C floats: 8 MiB for a 256x256x32
+// map) is written to memory and read back by the pointwise GEMM; past the L2 cache that
+// round trip costs as much as the depthwise arithmetic. Here each task computes a band
+// of R depthwise output rows into a per-worker buffer that stays in L2 (the depthwise
+// kernel with its epilogue, unchanged), then runs the pointwise GEMM with that band as
+// its A matrix (the GEMM driver, unchanged, its epilogue fused into the stores). The
+// intermediate tensor never exists.
+#pragma once
+
+#include <algorithm>
+
+#include "../core/executor.hpp"
+#include "../core/workspace.hpp"
+#include "../gemm/driver.hpp"
+#include "depthwise.hpp"
+
+namespace sinter::conv::separable {
+
+/// Geometry of a depthwise-separable call: the depthwise output (= pointwise input)
+/// extent oh x ow x c, the band's row stride and the band height.
+template <class Arch>
+struct Plan {
+  static constexpr index_t L = static_cast<index_t>(xsimd::batch<float, Arch>::size);
+  /// Band budget: a quarter of a typical 1 MiB L2, so the band stays in L2 next to a
+  /// pointwise B panel (up to 256 KiB, see gemm::blocking) between the depthwise and the
+  /// GEMM; and never fewer than 2 * mc pixels (two GEMM row blocks).
+  static constexpr index_t band_bytes = 256 * 1024;
+  static constexpr index_t mc = gemm::blocking<Arch>::mc;
+  static constexpr index_t min_pixels = 2 * mc;
+
+  index_t oh = 0, ow = 0, c = 0;
+  index_t ldc = 0;   // floats between band pixels: C rounded up to whole vectors
+  index_t rows = 0;  // depthwise output rows per band (R)
+  index_t bands = 0; // bands per image
+
+  Plan(index_t oh_, index_t ow_, index_t c_) noexcept : oh(oh_), ow(ow_), c(c_) {
+    ldc = (c + L - 1) / L * L;
+    const index_t row_bytes = std::max<index_t>(1, ow * ldc * static_cast<index_t>(sizeof(float)));
+    // Band heights from lo (2 * mc pixels) to hi (the budget), the one whose last GEMM
+    // row block is the least partial: the driver streams all of B through L2 once per
+    // block of mc rows, so a band of 128 pixels (2.67 blocks) streams B 3 times for 2.67
+    // blocks of work. Measured on 32x32x512 -> 512 (bench_separable, two-layer / fused
+    // time): bands of 2, 3, 4, 6, 8 rows (64 .. 256 pixels) 0.96, 1.01, 0.97, 1.00,
+    // 1.00. The band depends on the shape alone, never on the executor: the GEMM's edge
+    // tiles then fall on the same rows for any thread count.
+    const index_t h = std::max<index_t>(oh, 1), w = std::max<index_t>(ow, 1);
+    const index_t lo = std::clamp<index_t>((min_pixels + w - 1) / w, 1, h);
+    const index_t hi = std::clamp<index_t>(band_bytes / row_bytes, lo, h);
+    const auto waste = [&](index_t r) {  // share of the last block's rows that are not there
+      const index_t m = r * w, blocks = (m + mc - 1) / mc;
+      return static_cast<double>(blocks * mc - m) / static_cast<double>(blocks * mc);
+    };
+    rows = hi;
+    for (index_t r = hi - 1; r >= lo; --r)
+      if (waste(r) < waste(rows) - 1e-9) rows = r;
+    bands = (oh + rows - 1) / rows;
+  }
+  index_t band_floats() const noexcept { return rows * ow * ldc; }
+  /// Workspace bytes of one worker: its band and the pointwise GEMM's scratch.
+  std::size_t worker_bytes() const noexcept {
+    return sinter::detail::arena::bytes_for<float>(static_cast<std::size_t>(band_floats())) +
+           gemm::workspace_bytes<Arch>(1, 0);
+  }
+};
+
+/// A band of depthwise output rows [h0, h0 + rows) of image n, pixel (h, w) at
+/// band + ((h - h0) * ow + w) * ldc, as the pointwise GEMM's A (gemm::IndirectA): one
+/// segment of C floats per row. coord() gives the pixel's coordinate in the whole
+/// output, so the driver stores to, and the epilogue's tensor operands read at, the
+/// right pixel.
+struct BandA {
+  const float* band = nullptr;
+  index_t ldc = 0, c = 0, n = 0, h0 = 0, band_rows = 0, ow = 0;
+
+  index_t rows() const noexcept { return band_rows * ow; }
+  index_t segments() const noexcept { return 1; }
+  index_t seg_len() const noexcept { return c; }
+  RowCoord coord(index_t m) const noexcept { return {n, h0 + m / ow, m % ow}; }
+  RowCoord next(RowCoord rc) const noexcept {
+    if (++rc.w == ow) {
+      rc.w = 0;
+      ++rc.h;
+    }
+    return rc;
+  }
+  void fill(const RowCoord& rc, const float** ptrs, index_t /*stride*/) const noexcept {
+    ptrs[0] = band + ((rc.h - h0) * ow + rc.w) * ldc;
+  }
+  /// One segment per row: row i's pointer is table[i].
+  template <int MR>
+  void fill_block(const RowCoord* coords, index_t tiles, const float** table) const noexcept {
+    for (index_t i = 0; i < tiles * MR; ++i) table[i] = band + ((coords[i].h - h0) * ow + coords[i].w) * ldc;
+  }
+};
+
+/// out = pw_epi(pointwise(dw_epi(depthwise(dw_pro(in))))) for the depthwise call `g`
+/// (make_call() of the layer's input; its output fields are ignored), the pointwise
+/// weights `pb` (C x C_out, one group) and `out` [N, OH, OW, C_out]. Tasks: images x
+/// bands of plan.rows depthwise output rows, run by `exec`; worker w uses bytes
+/// [w * W, (w + 1) * W) of `ws`, W = plan.worker_bytes(). Neither chain of the
+/// depthwise part may have tensor operands (the band's rows are numbered from 0).
+/// Every output element is computed by the same operations in the same order for any
+/// executor, so results are bitwise identical for any thread count, and bitwise those
+/// of the depthwise layer followed by the pointwise layer.
+template <class Arch, int KH, int KW, class DwEpi, class DwPro, class PwEpi, class Exec>
+void run(const dw::Call& g, const Plan<Arch>& plan, const gemm::PackedB& pb, const TensorView<float>& out,
+         const DwEpi& dw_epi, const DwPro& dw_pro, const PwEpi& pw_epi, workspace ws, const Exec& exec,
+         const char* layer) {
+  const std::size_t per_worker = plan.worker_bytes();
+  const int workers = std::max(1, static_cast<int>(exec.threads()));
+  sinter::detail::check(ws.size() >= per_worker * static_cast<std::size_t>(workers), layer,
+                        ": workspace too small: need at least ", per_worker * static_cast<std::size_t>(workers),
+                        " bytes, got ", ws.size());
+  exec.parallel_for(g.n * plan.bands, [&](index_t task, int worker) {
+    const workspace mine = ws.subspan(static_cast<std::size_t>(worker) * per_worker, per_worker);
+    sinter::detail::arena scratch(mine);
+    float* band = scratch.take<float>(static_cast<std::size_t>(plan.band_floats()), layer);
+    const workspace gemm_ws = mine.subspan(sinter::detail::arena::bytes_for<float>(
+        static_cast<std::size_t>(plan.band_floats())));
+
+    const index_t n = task / plan.bands, h0 = task % plan.bands * plan.rows;
+    const index_t rows = std::min(plan.rows, plan.oh - h0);
+    // The depthwise call of rows [h0, h0 + rows) into the band: the same call with its
+    // rows renumbered from h0 (the top padding moved by h0 * stride, so input rows are
+    // the same) and its output in the band.
+    dw::Call t = g;
+    t.out = band;
+    t.out_sn = 0;
+    t.out_sh = plan.ow * plan.ldc;
+    t.out_sw = plan.ldc;
+    t.oh = rows;
+    t.pt = g.pt - h0 * g.sh;
+    dw::rows<Arch, KH, KW>(t, n, 0, rows, dw_epi, dw_pro);
+
+    const BandA a{band, plan.ldc, plan.c, n, h0, rows, plan.ow};
+    gemm::gemm<Arch>(a, pb, 0, 0, out, pw_epi, gemm_ws, serial_executor{}, layer);
+  });
+}
+
+}  // namespace sinter::conv::separable
