@@ -42,6 +42,7 @@ SUITE = [
     ("bench_fusion", None, 0.3),
     ("bench_chain_conv", None, 0.3),
     ("bench_chain_depthwise", None, 0.3),
+    ("bench_separable", None, 0.1),
     ("bench_conv_onednn", "^(resnet18|mobilenet_v1)/", 0.05),
     ("bench_conv_xnnpack", "^(resnet18|mobilenet_v1)/", 0.05),
 ]
@@ -426,6 +427,26 @@ def render(json_dir, report_path, chart_path):
                               f(r.get("mul_add:unfused/fused"), 2), f(r.get("chain4_unfused:us")),
                               f(r.get("chain4_fused:us")), f(r.get("chain4:unfused/fused"), 2)) for n, r in ew])
                       + "\n")
+
+    # Depthwise-separable blocks ----------------------------------------------------------------
+    sp = B.get("bench_separable")
+    if sp:
+        when = (sp.get("_context") or {}).get("date", "")
+        md.append("## Depthwise-separable blocks (bench_separable)\n")
+        if when:
+            md.append(f"Run {when}.\n")
+        md.append("Depthwise 3x3 + batch-norm + ReLU6, then pointwise 1x1 + bias + ReLU6. `fused`: "
+                  "`s::depthwise_separable`, the depthwise output kept in a per-worker band in L2; `two layers`: "
+                  "the depthwise layer into a tensor, then the pointwise layer from it. Outputs equal bit for bit. "
+                  "GFLOP/s count both layers.\n")
+        rows = []
+        for n, r in sp.items():
+            if n.startswith("_") or "error" in r:
+                continue
+            rows.append((n.split("/", 1)[1], f(r.get("fused:us")), f(r.get("two_layers:us")),
+                         f(r.get("two_layers/fused"), 3), f(r.get("fused:GFLOP/s")), f(r.get("fused:%peak"), 0, True)))
+        md.append(table(["block", "fused us", "two layers us", "two layers/fused", "fused GFLOP/s", "fused %peak"],
+                        rows) + "\n")
 
     md.append(f"![chart](bench-chart.png)\n")
     report_path.write_text("\n".join(md))
