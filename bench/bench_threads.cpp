@@ -6,6 +6,7 @@
 //                  im2col otherwise) or 1x1 shortcut conv, + bias, scale, shift, relu
 //   mobilenet/dw   depthwise 3x3 + folded batch-norm (mul, add per channel) + relu6
 //   mobilenet/pw   pointwise 1x1 + bias + relu6
+//   mobilenet/sep  both as one s::depthwise_separable layer
 // Counters: GFLOP/s over wall time (UseRealTime), the layer's direct-convolution FLOPs
 // (2 per multiply-add; for Winograd "effective" GFLOP/s). Speed-up of T threads = time
 // at 1 thread / time at T, both medians of the same run:
@@ -88,6 +89,34 @@ void BM_depthwise(benchmark::State& state, index_t hw, index_t c, index_t stride
   finish(state, 2.0 * static_cast<double>(ohw * ohw * c) * 9.0);
 }
 
+/// depthwise-separable block: depthwise 3x3 on hw x hw x c (stride, SAME padding) +
+/// mul, add, relu6, then pointwise c -> cout + add, relu6, as one s::depthwise_separable.
+void BM_separable(benchmark::State& state, index_t hw, index_t c, index_t cout, index_t stride) {
+  const int threads = static_cast<int>(state.range(0));
+  const auto wd = random_vec(static_cast<std::size_t>(9 * c), 1);
+  const auto wp = random_vec(static_cast<std::size_t>(cout * c), 2, -0.1f, 0.1f);
+  const auto sc = random_vec(static_cast<std::size_t>(c), 3), sh = random_vec(static_cast<std::size_t>(c), 4),
+             b = random_vec(static_cast<std::size_t>(cout), 5);
+  const auto layer = s::depthwise_separable(
+      s::depthwise_conv2d<3, 3>(s::depthwise_filter(wd.data(), 3, 3, c),
+                                {.stride = stride, .pad = s::same_padding(hw, hw, 3, 3, stride)}) |
+          s::mul(s::per_channel(sc)) | s::add(s::per_channel(sh)) | s::relu6(),
+      s::conv2d<1, 1>(s::ohwi(wp.data(), cout, 1, 1, c), {}) | s::add(s::per_channel(b)) | s::relu6());
+  const s::Shape4 in_shape{1, hw, hw, c};
+  const index_t ohw = (hw + stride - 1) / stride;
+  const auto x = random_vec(static_cast<std::size_t>(hw * hw * c), 6);
+  std::vector<float> y(static_cast<std::size_t>(ohw * ohw * cout));
+  std::vector<std::byte> ws(layer.workspace_size(in_shape, threads));
+  const s::thread_pool exec(threads);
+  const auto in = s::nhwc(x.data(), 1, hw, hw, c);
+  const auto out = s::nhwc(y.data(), 1, ohw, ohw, cout);
+  for (auto _ : state) {
+    layer(in, out, ws, exec);
+    benchmark::ClobberMemory();
+  }
+  finish(state, 2.0 * static_cast<double>(ohw * ohw * c) * (9.0 + static_cast<double>(cout)));
+}
+
 void BM_conv3x3(benchmark::State& state, index_t hw, index_t cin, index_t cout, index_t stride) {
   BM_conv<3>(state, hw, cin, cout, stride);
 }
@@ -128,5 +157,11 @@ BENCHMARK_CAPTURE(BM_depthwise, mobilenet/dw_14x14x512, 14, 512, 1)->Apply(threa
 BENCHMARK_CAPTURE(BM_conv1x1, mobilenet/pw_14x14x512-512, 14, 512, 512, 1)->Apply(thread_counts);
 BENCHMARK_CAPTURE(BM_depthwise, mobilenet/dw_7x7x1024, 7, 1024, 1)->Apply(thread_counts);
 BENCHMARK_CAPTURE(BM_conv1x1, mobilenet/pw_7x7x1024-1024, 7, 1024, 1024, 1)->Apply(thread_counts);
+
+// MobileNet-v1 depthwise-separable blocks as one layer (s::depthwise_separable).
+BENCHMARK_CAPTURE(BM_separable, mobilenet/sep_112x112x32-64, 112, 32, 64, 1)->Apply(thread_counts);
+BENCHMARK_CAPTURE(BM_separable, mobilenet/sep_56x56x128-128, 56, 128, 128, 1)->Apply(thread_counts);
+BENCHMARK_CAPTURE(BM_separable, mobilenet/sep_14x14x512-512, 14, 512, 512, 1)->Apply(thread_counts);
+BENCHMARK_CAPTURE(BM_separable, mobilenet/sep_7x7x1024-1024, 7, 1024, 1024, 1)->Apply(thread_counts);
 
 }  // namespace

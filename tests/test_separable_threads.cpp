@@ -9,10 +9,10 @@
 //   - bit for bit across executors: 2 and 3 threads, and a shuffled task order on
 //     random worker indices.
 // Shapes cover one band and several (on AVX-512, 112x112x16: 4 bands of 36 rows;
-// 64x64x33: 4 of 21), batch 3, channels off the vector width (1, 3, 17, 33), stride 2
-// with odd sizes, asymmetric and TF 'SAME' padding, dilation, a run-time 5x5 extent, a
-// prologue, and a pointwise epilogue with a residual tensor; guards around every
-// output. Also the errors.
+// 64x64x33: 4 of 21), one band whose output channels are split between workers, batch
+// 3, channels off the vector width (1, 3, 17, 33), stride 2 with odd sizes, asymmetric
+// and TF 'SAME' padding, dilation, a run-time 5x5 extent, a prologue, and a pointwise
+// epilogue with a residual tensor; guards around every output. Also the errors.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -154,6 +154,10 @@ TEST_CASE("depthwise_separable: 3x3 depthwise + BN + ReLU6, 1x1 + bias + residua
       sep_case(1, 112, 112, 16, 24),
       sep_case(1, 112, 112, 16, 24, 2, s::Padding{0, 1, 0, 1}),
       sep_case(1, 20, 17, 8, 8, 1, s::Padding{2}, 2),
+      // One band, many output channels: on 2 and 3 workers the B panels are split
+      // into chunks, each worker computing the band once for its consecutive chunks.
+      sep_case(1, 7, 7, 64, 300),
+      sep_case(2, 5, 6, 40, 200, 2, s::same_padding(5, 6, 3, 3, 2)),
   };
   for (const SepCase& sc : cases) sep_check(sc, mobilenet_dw, residual_pw, "BN+ReLU6 / bias+residual+ReLU");
 }

@@ -97,47 +97,76 @@ struct BandA {
   }
 };
 
+/// Workspace bytes of a call on `workers` workers: one band tag per worker (which band
+/// its buffer holds), then each worker's Plan::worker_bytes().
+template <class Arch>
+std::size_t workspace_bytes(const Plan<Arch>& plan, int workers) noexcept {
+  const auto w = static_cast<std::size_t>(std::max(workers, 1));
+  return sinter::detail::arena::bytes_for<index_t>(w) + w * plan.worker_bytes();
+}
+
 /// out = pw_epi(pointwise(dw_epi(depthwise(dw_pro(in))))) for the depthwise call `g`
 /// (make_call() of the layer's input; its output fields are ignored), the pointwise
-/// weights `pb` (C x C_out, one group) and `out` [N, OH, OW, C_out]. Tasks: images x
-/// bands of plan.rows depthwise output rows, run by `exec`; worker w uses bytes
-/// [w * W, (w + 1) * W) of `ws`, W = plan.worker_bytes(). Neither chain of the
-/// depthwise part may have tensor operands (the band's rows are numbered from 0).
-/// Every output element is computed by the same operations in the same order for any
-/// executor, so results are bitwise identical for any thread count, and bitwise those
-/// of the depthwise layer followed by the pointwise layer.
+/// weights `pb` (C x C_out, one group) and `out` [N, OH, OW, C_out], run by `exec` in
+/// `ws` (workspace_bytes(plan, exec.threads()) bytes). Neither chain of the depthwise
+/// part may have tensor operands (the band's rows are numbered from 0).
+///
+/// Tasks: images x bands of plan.rows depthwise output rows x chunks of the pointwise
+/// B panels. One worker runs everything as one chunk; more split the panels too when
+/// images x bands are fewer than 4 tasks per worker (MobileNet's 7x7x1024 block is one
+/// band: 16 panels, 8 chunks on 2 workers). A worker whose buffer already holds the
+/// task's band (the previous chunk of it) does not compute it again; tasks are numbered
+/// band first, chunk next, so an executor that gives each worker a contiguous share
+/// (thread_pool) computes each band about once. Every output element is computed by
+/// the same operations in the same order for any split, so results are bitwise
+/// identical for any thread count, and bitwise those of the depthwise layer followed
+/// by the pointwise layer.
 template <class Arch, int KH, int KW, class DwEpi, class DwPro, class PwEpi, class Exec>
 void run(const dw::Call& g, const Plan<Arch>& plan, const gemm::PackedB& pb, const TensorView<float>& out,
          const DwEpi& dw_epi, const DwPro& dw_pro, const PwEpi& pw_epi, workspace ws, const Exec& exec,
          const char* layer) {
-  const std::size_t per_worker = plan.worker_bytes();
   const int workers = std::max(1, static_cast<int>(exec.threads()));
-  sinter::detail::check(ws.size() >= per_worker * static_cast<std::size_t>(workers), layer,
-                        ": workspace too small: need at least ", per_worker * static_cast<std::size_t>(workers),
-                        " bytes, got ", ws.size());
-  exec.parallel_for(g.n * plan.bands, [&](index_t task, int worker) {
-    const workspace mine = ws.subspan(static_cast<std::size_t>(worker) * per_worker, per_worker);
+  const std::size_t need = workspace_bytes(plan, workers), per_worker = plan.worker_bytes();
+  sinter::detail::check(ws.size() >= need, layer, ": workspace too small: need at least ", need, " bytes, got ",
+                        ws.size());
+  sinter::detail::arena head(ws);
+  index_t* const held = head.take<index_t>(static_cast<std::size_t>(workers), layer);  // band in each buffer
+  std::fill_n(held, workers, index_t{-1});
+  const workspace slices = ws.subspan(sinter::detail::arena::bytes_for<index_t>(static_cast<std::size_t>(workers)));
+
+  const index_t band_tasks = g.n * plan.bands;
+  const index_t want = workers == 1 ? 1 : 4 * static_cast<index_t>(workers);
+  const index_t wanted_chunks = std::clamp<index_t>((want + band_tasks - 1) / band_tasks, 1, pb.panels);
+  const index_t per_chunk = (pb.panels + wanted_chunks - 1) / wanted_chunks;
+  const index_t chunks = (pb.panels + per_chunk - 1) / per_chunk;
+
+  exec.parallel_for(band_tasks * chunks, [&](index_t task, int worker) {
+    const workspace mine = slices.subspan(static_cast<std::size_t>(worker) * per_worker, per_worker);
     sinter::detail::arena scratch(mine);
     float* band = scratch.take<float>(static_cast<std::size_t>(plan.band_floats()), layer);
-    const workspace gemm_ws = mine.subspan(sinter::detail::arena::bytes_for<float>(
-        static_cast<std::size_t>(plan.band_floats())));
+    const workspace gemm_ws =
+        mine.subspan(sinter::detail::arena::bytes_for<float>(static_cast<std::size_t>(plan.band_floats())));
 
-    const index_t n = task / plan.bands, h0 = task % plan.bands * plan.rows;
+    const index_t bt = task / chunks, chunk = task % chunks;
+    const index_t n = bt / plan.bands, h0 = bt % plan.bands * plan.rows;
     const index_t rows = std::min(plan.rows, plan.oh - h0);
-    // The depthwise call of rows [h0, h0 + rows) into the band: the same call with its
-    // rows renumbered from h0 (the top padding moved by h0 * stride, so input rows are
-    // the same) and its output in the band.
-    dw::Call t = g;
-    t.out = band;
-    t.out_sn = 0;
-    t.out_sh = plan.ow * plan.ldc;
-    t.out_sw = plan.ldc;
-    t.oh = rows;
-    t.pt = g.pt - h0 * g.sh;
-    dw::rows<Arch, KH, KW>(t, n, 0, rows, dw_epi, dw_pro);
-
+    if (held[worker] != bt) {
+      // The depthwise call of rows [h0, h0 + rows) into the band: the same call with
+      // its rows renumbered from h0 (the top padding moved by h0 * stride, so input
+      // rows are the same) and its output in the band.
+      dw::Call t = g;
+      t.out = band;
+      t.out_sn = 0;
+      t.out_sh = plan.ow * plan.ldc;
+      t.out_sw = plan.ldc;
+      t.oh = rows;
+      t.pt = g.pt - h0 * g.sh;
+      dw::rows<Arch, KH, KW>(t, n, 0, rows, dw_epi, dw_pro);
+      held[worker] = bt;
+    }
     const BandA a{band, plan.ldc, plan.c, n, h0, rows, plan.ow};
-    gemm::gemm<Arch>(a, pb, 0, 0, out, pw_epi, gemm_ws, serial_executor{}, layer);
+    const index_t j0 = chunk * per_chunk, j1 = std::min(pb.panels, j0 + per_chunk);
+    gemm::gemm<Arch>(a, pb, 0, 0, out, pw_epi, gemm_ws, serial_executor{}, layer, j0, j1);
   });
 }
 

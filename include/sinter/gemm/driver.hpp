@@ -150,20 +150,23 @@ template <class Arch, int MR, int V, int NR, class Epi>
 }
 
 /// C[:, col_base .. col_base + pb.n) = chain(A * B) for group g of `pb`, where row m of
-/// C is output pixel a.coord(m) of `out` and column n is channel col_base + n.
+/// C is output pixel a.coord(m) of `out` and column n is channel col_base + n; only
+/// the columns of B panels [panel_begin, panel_end) when given (default: all).
 /// Work is split into tasks of (a span of consecutive MC-row blocks) x (a range of NR
 /// panels), run by `exec`; worker w uses bytes [w * W, (w + 1) * W) of `ws`,
-/// W = workspace_bytes(...).
-/// `epi` must have been validated against `out`.
+/// W = workspace_bytes(...). A column's values do not depend on the panels computed
+/// with it. `epi` must have been validated against `out`.
 template <class Arch, IndirectA ASrc, class Epi, class Exec>
 void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const TensorView<float>& out, const Epi& epi,
-          workspace ws, const Exec& exec, const char* layer) {
+          workspace ws, const Exec& exec, const char* layer, index_t panel_begin = 0, index_t panel_end = -1) {
   using bl = blocking<Arch>;
   using Bt = xsimd::batch<float, Arch>;
   constexpr int MR = bl::mr, NV = gemm_tile<Arch>::nv, L = static_cast<int>(Bt::size), NR = bl::nr;
 
   const index_t M = a.rows(), N = pb.n, nseg = a.segments(), seg_len = a.seg_len();
-  if (M == 0 || N == 0) return;
+  if (panel_end < 0) panel_end = pb.panels;
+  const index_t panels = panel_end - panel_begin;
+  if (M == 0 || N == 0 || panels <= 0) return;
   const index_t scratch = detail_::scratch_floats(a);
   const std::size_t worker_bytes = workspace_bytes<Arch>(nseg, scratch);
   const int workers = exec.threads();
@@ -188,8 +191,8 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
   // on 14x14x256->512 stride 2, bench_threads). The split never changes an output's order of operations.
   const index_t mblocks = (M + bl::mc - 1) / bl::mc;
   const index_t nchunks =
-      workers == 1 ? 1 : std::clamp<index_t>((4 * workers + mblocks - 1) / mblocks, 1, pb.panels);
-  const index_t panels_per_chunk = (pb.panels + nchunks - 1) / nchunks;
+      workers == 1 ? 1 : std::clamp<index_t>((4 * workers + mblocks - 1) / mblocks, 1, panels);
+  const index_t panels_per_chunk = (panels + nchunks - 1) / nchunks;
   const index_t span = std::max<index_t>(1, mblocks / (8 * static_cast<index_t>(workers)));
   const index_t spans = (mblocks + span - 1) / span;
 
@@ -200,7 +203,8 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
     float** out_base = ar.take<float*>(bl::mc, layer);
     float* const source_scratch = scratch > 0 ? ar.take<float>(static_cast<std::size_t>(scratch), layer) : nullptr;
 
-    const index_t j0 = (task / spans) * panels_per_chunk, j1 = std::min(pb.panels, j0 + panels_per_chunk);
+    const index_t j0 = panel_begin + (task / spans) * panels_per_chunk;
+    const index_t j1 = std::min(panel_end, j0 + panels_per_chunk);
     if (j0 >= j1) return;
     const index_t b1 = std::min(mblocks, (task % spans + 1) * span);
     for (index_t b = task % spans * span; b < b1; ++b) {

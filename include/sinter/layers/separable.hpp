@@ -98,12 +98,11 @@ class DepthwiseSeparable {
   Shape4 output_shape(Shape4 in) const { return pw_.output_shape(dw_.output_shape(in)); }
 
   /// Bytes of scratch memory a call on an input of shape `in`, run by `threads`
-  /// workers, needs: per worker, one band of depthwise output rows and the pointwise
-  /// GEMM's scratch.
+  /// workers, needs: per worker, one band of depthwise output rows (and which band it
+  /// holds) and the pointwise GEMM's scratch.
   std::size_t workspace_size(Shape4 in, int threads = 1) const {
     const Shape4 mid = dw_.output_shape(in);
-    return conv::separable::Plan<Arch>(mid.h, mid.w, mid.c).worker_bytes() *
-           static_cast<std::size_t>(std::max(threads, 1));
+    return conv::separable::workspace_bytes(conv::separable::Plan<Arch>(mid.h, mid.w, mid.c), threads);
   }
 
   /// out = Pw(Dw(in)). `in`: NHWC [N, H, W, C]; `out`: NHWC [N, OH, OW, C_out].
@@ -115,7 +114,8 @@ class DepthwiseSeparable {
 
   /// As above, with caller-provided scratch memory of at least
   /// workspace_size(in.shape, exec.threads()) bytes, the work split over `exec`'s
-  /// workers (images x bands of depthwise output rows).
+  /// workers (images x bands of depthwise output rows x, on small images, ranges of
+  /// output channels; see conv::separable::run).
   template <Executor Exec = serial_executor>
   void operator()(TensorView<const float> in, TensorView<float> out, workspace ws, const Exec& exec = {}) const {
     detail::check_layout(in, name, "input");
