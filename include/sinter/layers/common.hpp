@@ -89,6 +89,14 @@ inline void check_layout(const TensorView<T>& v, const char* layer, const char* 
         v.stride_n, ", ", v.stride_h, ", ", v.stride_w, ")");
 }
 
+/// The output view of a layer reading `in`: shape `expect`, no element shared with `in`.
+inline void check_output(const TensorView<const float>& in, const TensorView<float>& out, Shape4 expect,
+                         const char* layer) {
+  check(out.shape == expect, layer, ": output shape: expected [", expect.n, ", ", expect.h, ", ", expect.w, ", ",
+        expect.c, "], got [", out.shape.n, ", ", out.shape.h, ", ", out.shape.w, ", ", out.shape.c, "]");
+  check(!overlaps(in, out), layer, ": output overlaps the input");
+}
+
 /// Checks an epilogue against the output and forbids operands that overlap it.
 template <class Epi>
 inline void check_epilogue(const Epi& epi, const TensorView<float>& out, const char* layer) {

@@ -159,10 +159,7 @@ class Conv2D {
     detail::check_layout(in, name, "input");
     detail::check_layout(out, name, "output");
     const Shape4 expect = output_shape(in.shape);
-    detail::check(out.shape == expect, name, ": output shape: expected [", expect.n, ", ", expect.h, ", ", expect.w,
-                  ", ", expect.c, "], got [", out.shape.n, ", ", out.shape.h, ", ", out.shape.w, ", ", out.shape.c,
-                  "]");
-    detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
+    detail::check_output(in, out, expect, name);
     detail::check_epilogue(epi_, out, name);
     pro_.validate(in.shape, "conv2d prologue");
     if constexpr (winograd_possible) {

@@ -172,10 +172,7 @@ class DepthwiseConv2D {
     detail::check_layout(in, name, "input");
     detail::check_layout(out, name, "output");
     const Shape4 expect = output_shape(in.shape);
-    detail::check(out.shape == expect, name, ": output shape: expected [", expect.n, ", ", expect.h, ", ", expect.w,
-                  ", ", expect.c, "], got [", out.shape.n, ", ", out.shape.h, ", ", out.shape.w, ", ", out.shape.c,
-                  "]");
-    detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
+    detail::check_output(in, out, expect, name);
     detail::check_epilogue(epi_, out, name);
     if constexpr (Pro::size > 0) {
       pro_.validate(in.shape, pro_name);

@@ -122,10 +122,7 @@ class DepthwiseSeparable {
     detail::check_layout(out, name, "output");
     const Shape4 mid = dw_.output_shape(in.shape);
     const Shape4 expect = pw_.output_shape(mid);
-    detail::check(out.shape == expect, name, ": output shape: expected [", expect.n, ", ", expect.h, ", ", expect.w,
-                  ", ", expect.c, "], got [", out.shape.n, ", ", out.shape.h, ", ", out.shape.w, ", ", out.shape.c,
-                  "]");
-    detail::check(!detail::overlaps(in, out), name, ": output overlaps the input");
+    detail::check_output(in, out, expect, name);
     detail::check_epilogue(pw_.epi_, out, name);
     const conv::separable::Plan<Arch> plan(mid.h, mid.w, mid.c);
     conv::dw::Call g = conv::dw::make_call(in, TensorView<float>{}, dw_.packed_, dw_.p_);
