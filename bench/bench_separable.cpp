@@ -46,7 +46,8 @@ void BM_separable(benchmark::State& state, Block b) {
   const auto dw = s::depthwise_conv2d<3, 3>(s::depthwise_ohwi(wd.data(), b.c, 3, 3),
                                             {.stride = b.stride, .pad = s::same_padding(b.hw, b.hw, 3, 3, b.stride)}) |
                   s::mul(s::per_channel(scale)) | s::add(s::per_channel(shift)) | s::relu6();
-  const auto pw = s::conv2d<1, 1>(s::ohwi(wp.data(), b.cout, 1, 1, b.c), {}) | s::add(s::per_channel(bias)) | s::relu6();
+  const auto pw =
+      s::conv2d<1, 1>(s::ohwi(wp.data(), b.cout, 1, 1, b.c), {}) | s::add(s::per_channel(bias)) | s::relu6();
   const auto sep = s::depthwise_separable(dw, pw);
 
   const auto xin = s::nhwc<const float>(in.data(), 1, b.hw, b.hw, b.c);
@@ -66,7 +67,8 @@ void BM_separable(benchmark::State& state, Block b) {
     return;
   }
 
-  const double flops = 2.0 * static_cast<double>(o * o) * static_cast<double>(b.c) * (9.0 + static_cast<double>(b.cout));
+  const double flops =
+      2.0 * static_cast<double>(o * o) * static_cast<double>(b.c) * (9.0 + static_cast<double>(b.cout));
   const double bytes =
       4.0 * static_cast<double>(b.hw * b.hw * b.c + 9 * b.c + b.c * b.cout + o * o * b.cout + 2 * b.c + b.cout);
   const Work w{flops, bytes};

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the native release build of sinter's examples, runs the fused
-# convolution example, then the face detection + recognition demo on face-api's
-# six sample photos (models and photos fetched with npm into
-# ~/.cache/sinter/face-api on first run):
+# convolution and depthwise-separable block examples, then the face detection +
+# recognition demo on face-api's six sample photos (models and photos fetched with
+# npm into ~/.cache/sinter/face-api on first run):
 #
 #   bash examples/run.sh [arguments for face_demo, e.g. --check or photos]
 #
@@ -22,10 +22,13 @@ if [[ ! -f examples/fused_conv.cpp ]]; then
 fi
 
 cmake --preset native
-cmake --build --preset native -j "$jobs" --target fused_conv face_demo
+cmake --build --preset native -j "$jobs" --target fused_conv separable_block face_demo
 
 echo "==== build/native/examples/fused_conv ===="
 build/native/examples/fused_conv
+
+echo "==== build/native/examples/separable_block ===="
+build/native/examples/separable_block
 
 echo "==== build/native/examples/face_demo $* ===="
 exec build/native/examples/face_demo --out build/native/face_demo_out "$@"

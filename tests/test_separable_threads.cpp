@@ -168,8 +168,9 @@ TEST_CASE("depthwise_separable: prologue, run-time 5x5 extent, bare pointwise") 
            s::add(o.per_channel()) | s::relu();
   };
   const auto bare_pw = [](s::FilterView f, Operands&) { return s::conv2d<1, 1>(f, {}); };
-  for (const SepCase& sc : {sep_case(1, 9, 11, 17, 7, 1, s::Padding{2}, 1, 5), sep_case(2, 30, 30, 24, 40, 2, s::Padding{2}, 1, 5),
-                            sep_case(1, 64, 64, 33, 9, 1, s::Padding{2}, 1, 5)})
+  for (const SepCase& sc :
+       {sep_case(1, 9, 11, 17, 7, 1, s::Padding{2}, 1, 5), sep_case(2, 30, 30, 24, 40, 2, s::Padding{2}, 1, 5),
+        sep_case(1, 64, 64, 33, 9, 1, s::Padding{2}, 1, 5)})
     sep_check(sc, normalise, bare_pw, "prologue / 5x5 dynamic / bare 1x1");
 }
 
@@ -205,7 +206,8 @@ TEST_CASE("depthwise_separable: errors") {
   const auto has = [](const std::string& msg, const char* part) {
     CHECK_MESSAGE(msg.find(part) != std::string::npos, "message \"" << msg << "\" lacks \"" << part << "\"");
   };
-  has(message([&] { (void)s::depthwise_separable(dw, s::conv2d<1, 1>(s::ohwi(wp.data(), 16, 1, 1, 8), {.stride = 2})); }),
+  has(message(
+          [&] { (void)s::depthwise_separable(dw, s::conv2d<1, 1>(s::ohwi(wp.data(), 16, 1, 1, 8), {.stride = 2})); }),
       "stride must be 1, got 2x2");
   has(message([&] { (void)s::depthwise_separable(dw, s::conv2d<1, 1>(s::ohwi(wp.data(), 16, 1, 1, 8), {.pad = 1})); }),
       "must have no padding");
@@ -220,8 +222,10 @@ TEST_CASE("depthwise_separable: errors") {
   const auto in = s::nhwc(std::as_const(x).data(), 1, 6, 6, 8);
   const auto out = s::nhwc(y.data(), 1, 6, 6, 16);
   std::vector<std::byte> ws(sep.workspace_size(in.shape, 1));
-  has(message([&] { sep(s::nhwc(std::as_const(x).data(), 1, 6, 6, 4), out, ws); }), "input channels: expected 8, got 4");
-  has(message([&] { sep(in, s::nhwc(y.data(), 1, 6, 5, 16), ws); }), "output shape: expected [1, 6, 6, 16], got [1, 6, 5, 16]");
+  has(message([&] { sep(s::nhwc(std::as_const(x).data(), 1, 6, 6, 4), out, ws); }),
+      "input channels: expected 8, got 4");
+  has(message([&] { sep(in, s::nhwc(y.data(), 1, 6, 5, 16), ws); }),
+      "output shape: expected [1, 6, 6, 16], got [1, 6, 5, 16]");
   has(message([&] { sep(in, out, s::workspace(ws).first(ws.size() - 1)); }), "workspace too small");
   std::vector<float> big(1 * 6 * 6 * 16, 1.f);
   has(message([&] { sep(s::nhwc(std::as_const(big).data(), 1, 6, 6, 8), s::nhwc(big.data(), 1, 6, 6, 16), ws); }),
