@@ -3,12 +3,14 @@
 // Howard et al., "MobileNets", 2017).
 //
 // Run as two layers, the depthwise output (N x OH x OW x C floats: 8 MiB for a 256x256x32
-// map) is written to memory and read back by the pointwise GEMM; past the L2 cache that
-// round trip costs as much as the depthwise arithmetic. Here each task computes a band
-// of R depthwise output rows into a per-worker buffer that stays in L2 (the depthwise
-// kernel with its epilogue, unchanged), then runs the pointwise GEMM with that band as
-// its A matrix (the GEMM driver, unchanged, its epilogue fused into the stores). The
-// intermediate tensor never exists.
+// map) is written out and read back by the pointwise GEMM, from DRAM once it outgrows
+// the last-level cache. Here each task computes a band of R depthwise output rows into a
+// per-worker buffer that stays in L2 (the depthwise kernel with its epilogue,
+// unchanged), then runs the pointwise GEMM with that band as its A matrix (the GEMM
+// driver, unchanged, its epilogue fused into the stores). The intermediate tensor never
+// exists. Where the last-level cache holds it anyway (a server's L3), the gain is small:
+// two-layer / fused time 0.98-1.16 over MobileNet-v1's and the face detector's blocks
+// on an AMD EPYC Zen 5 core (bench_separable).
 #pragma once
 
 #include <algorithm>
@@ -35,7 +37,7 @@ struct Plan {
   index_t oh = 0, ow = 0, c = 0;
   index_t ldc = 0;   // floats between band pixels: C rounded up to whole vectors
   index_t rows = 0;  // depthwise output rows per band (R)
-  index_t bands = 0; // bands per image
+  index_t bands = 0;  // bands per image
 
   Plan(index_t oh_, index_t ow_, index_t c_) noexcept : oh(oh_), ow(ow_), c(c_) {
     ldc = (c + L - 1) / L * L;
