@@ -108,6 +108,8 @@ void sep_check(const SepCase& sc, MakeDw&& make_dw, MakePw&& make_pw, const std:
   const auto pw = make_pw(s::ohwi(wp.data(), sc.cout, 1, 1, c), pw_ops);
   const auto sep = s::depthwise_separable(dw, pw);
   CHECK(sep.output_shape(sc.dw.in_shape()) == sc.out_shape());
+  CHECK(sep.in_channels() == c);
+  CHECK(sep.out_channels() == sc.cout);
 
   const Buffer4 fused = run_on(sep, sc, d.in, s::serial_executor{}, what + " (serial)");
   const RefTensor acc1 = prologue_reference(sc.dw, d, dw.prologue());

@@ -139,6 +139,9 @@ class DepthwiseSeparable {
   const Dw& depthwise() const noexcept { return dw_; }
   Pw& pointwise() noexcept { return pw_; }
   const Pw& pointwise() const noexcept { return pw_; }
+  /// C (the depthwise channels) and C_out (the pointwise outputs).
+  index_t in_channels() const noexcept { return dw_.channels(); }
+  index_t out_channels() const noexcept { return pw_.out_channels(); }
 
   /// The same block with `op` appended to the pointwise layer's epilogue
   /// (depthwise_separable(dw, pw) | relu6()). Throws sinter::error when a per-channel
