@@ -89,13 +89,12 @@ struct BandA {
     }
     return rc;
   }
-  void fill(const RowCoord& rc, const float** ptrs, index_t /*stride*/) const noexcept {
-    ptrs[0] = band + ((rc.h - h0) * ow + rc.w) * ldc;
-  }
+  const float* pixel(const RowCoord& rc) const noexcept { return band + ((rc.h - h0) * ow + rc.w) * ldc; }
+  void fill(const RowCoord& rc, const float** ptrs, index_t /*stride*/) const noexcept { ptrs[0] = pixel(rc); }
   /// One segment per row: row i's pointer is table[i].
   template <int MR>
   void fill_block(const RowCoord* coords, index_t tiles, const float** table) const noexcept {
-    for (index_t i = 0; i < tiles * MR; ++i) table[i] = band + ((coords[i].h - h0) * ow + coords[i].w) * ldc;
+    for (index_t i = 0; i < tiles * MR; ++i) table[i] = pixel(coords[i]);
   }
 };
 
@@ -137,9 +136,7 @@ void run(const dw::Call& g, const Plan<Arch>& plan, const gemm::PackedB& pb, con
   const workspace slices = ws.subspan(sinter::detail::arena::bytes_for<index_t>(static_cast<std::size_t>(workers)));
 
   const index_t band_tasks = g.n * plan.bands;
-  const index_t want = workers == 1 ? 1 : 4 * static_cast<index_t>(workers);
-  const index_t wanted_chunks = std::clamp<index_t>((want + band_tasks - 1) / band_tasks, 1, pb.panels);
-  const index_t per_chunk = (pb.panels + wanted_chunks - 1) / wanted_chunks;
+  const index_t per_chunk = gemm::panels_per_range(workers, band_tasks, pb.panels);
   const index_t chunks = (pb.panels + per_chunk - 1) / per_chunk;
 
   exec.parallel_for(band_tasks * chunks, [&](index_t task, int worker) {

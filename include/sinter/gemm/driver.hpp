@@ -149,6 +149,15 @@ template <class Arch, int MR, int V, int NR, class Epi>
   run_edge_tile<Arch, MR, V, NR>(kb, mr, ncols, first, last, base, col, epi, loc);
 }
 
+/// B panels per task range when `row_tasks` tasks of output rows would leave `workers`
+/// workers short of 4 tasks each: the panels are cut into ranges until rows x ranges
+/// reach that, never below one panel per range; one range on one worker.
+inline index_t panels_per_range(int workers, index_t row_tasks, index_t panels) noexcept {
+  const index_t rows = std::max<index_t>(row_tasks, 1);
+  const index_t ranges = workers <= 1 ? 1 : std::clamp<index_t>((4 * workers + rows - 1) / rows, 1, panels);
+  return (panels + ranges - 1) / ranges;
+}
+
 /// C[:, col_base .. col_base + pb.n) = chain(A * B) for group g of `pb`, where row m of
 /// C is output pixel a.coord(m) of `out` and column n is channel col_base + n; only
 /// the columns of B panels [panel_begin, panel_end) when given (default: all).
@@ -188,11 +197,11 @@ void gemm(const ASrc& a, const PackedB& pb, index_t g, index_t col_base, const T
   // the tasks (thread_pool) then gives each the same rows of every layer, and, when the
   // panels are split, every row block of its panels (with row blocks first, a 7x7
   // output's lone 49th row was one worker's whole share: 1t/2t 1.71-1.74 -> 1.54-1.58
-  // on 14x14x256->512 stride 2, bench_threads). The split never changes an output's order of operations.
+  // on 14x14x256->512 stride 2, bench_threads). The split never changes an output's
+  // order of operations.
   const index_t mblocks = (M + bl::mc - 1) / bl::mc;
-  const index_t nchunks =
-      workers == 1 ? 1 : std::clamp<index_t>((4 * workers + mblocks - 1) / mblocks, 1, panels);
-  const index_t panels_per_chunk = (panels + nchunks - 1) / nchunks;
+  const index_t panels_per_chunk = panels_per_range(workers, mblocks, panels);
+  const index_t nchunks = (panels + panels_per_chunk - 1) / panels_per_chunk;
   const index_t span = std::max<index_t>(1, mblocks / (8 * static_cast<index_t>(workers)));
   const index_t spans = (mblocks + span - 1) / span;
 
