@@ -25,6 +25,7 @@
 #include <sinter/sinter.hpp>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "detector.hpp"
@@ -72,6 +73,11 @@ class Recognizer {
   using Conv1 = Make<s::Conv2D<s::Kernel<3, 3>, Algo>, ScaleReLU>;
   using Conv1Down = Make<s::Conv2D<s::Kernel<3, 3>>, ScaleReLU>;
   using Conv2 = Make<s::Conv2D<s::Kernel<3, 3>, Algo>, ScaleResidualReLU>;
+  // algo::Automatic cannot see the image size; Winograd F(2x2,3x3) loses on outputs
+  // under 4x4 (conv/winograd.hpp; here 3x3: 0.24 vs 0.22 ms, 1x1: 0.24 vs 0.18 ms), so
+  // the last two blocks' conv2 take im2col when the choice is automatic.
+  using Conv2Small = Make<s::Conv2D<s::Kernel<3, 3>, s::algo::Im2col>, ScaleResidualReLU>;
+  static constexpr int winograd_min_side = 4;
 
   struct Block {
     bool down = false;
@@ -79,6 +85,7 @@ class Recognizer {
     std::optional<Conv1> c1;
     std::optional<Conv1Down> c1d;
     std::optional<Conv2> c2;
+    std::optional<Conv2Small> c2_small;  // instead of c2 (see Conv2Small)
     std::vector<float> mid, pooled, out;
   };
 
@@ -118,9 +125,14 @@ class Recognizer {
                                   scale(w, p + "/conv1", spec.out) | s::relu()));
       }
       // The shortcut is bound before each call (its buffer depends on the batch).
-      b.c2.emplace(Policy::make(
-          s::conv2d<3, 3, Algo>(s::hwio(f2, 3, 3, spec.out, spec.out), conv_params(1, 1)),
-          scale(w, p + "/conv2", spec.out) | s::add(s::tensor(s::TensorView<const float>{})) | s::relu()));
+      const auto epi2 = scale(w, p + "/conv2", spec.out) | s::add(s::tensor(s::TensorView<const float>{})) | s::relu();
+      if (std::is_same_v<Algo, s::algo::Automatic> && b.mid_side < winograd_min_side)
+        b.c2_small.emplace(
+            Policy::make(s::conv2d<3, 3, s::algo::Im2col>(s::hwio(f2, 3, 3, spec.out, spec.out), conv_params(1, 1)),
+                         epi2));
+      else
+        b.c2.emplace(Policy::make(s::conv2d<3, 3, Algo>(s::hwio(f2, 3, 3, spec.out, spec.out), conv_params(1, 1)),
+                                  epi2));
       flops_ += 2.0 * b.mid_side * b.mid_side * spec.out * 9 * (c + spec.out);
       side = b.out_side;
       c = spec.out;
@@ -215,7 +227,7 @@ class Recognizer {
       } else {
         ws = std::max(ws, b.c1->workspace_size({n, b.in_side, b.in_side, b.in_c}, t));
       }
-      ws = std::max(ws, b.c2->workspace_size({n, b.mid_side, b.mid_side, b.out_c}, t));
+      with_conv2(b, [&](auto& c2) { ws = std::max(ws, c2.workspace_size({n, b.mid_side, b.mid_side, b.out_c}, t)); });
     }
     mean_out_.assign(N * 256, 0.f);
     desc_.assign(N * descriptor_size, 0.f);
@@ -239,6 +251,25 @@ class Recognizer {
         }
   }
 
+  /// f(conv2 of block b), whichever type it has.
+  template <class F>
+  static void with_conv2(Block& b, F&& f) {
+    if (b.c2_small)
+      f(*b.c2_small);
+    else
+      f(*b.c2);
+  }
+
+  /// conv2 of block b from `mid` into `out`, its residual operand `shortcut`.
+  template <class Exec>
+  static void run_conv2(Block& b, s::TensorView<const float> mid, s::TensorView<float> out,
+                        s::TensorView<const float> shortcut, s::workspace ws, const Exec& exec) {
+    with_conv2(b, [&](auto& c2) {
+      c2.epilogue().template op<3>().operand = s::tensor(shortcut);
+      c2(mid, out, ws, exec);
+    });
+  }
+
   template <class Exec>
   void run_block(Block& b, const float* x, int n, s::workspace ws, const Exec& exec) {
     const auto xin = s::nhwc<const float>(x, n, b.in_side, b.in_side, b.in_c);
@@ -246,8 +277,7 @@ class Recognizer {
     const auto out = s::nhwc(b.out.data(), n, b.out_side, b.out_side, b.out_c);
     if (!b.down) {
       (*b.c1)(xin, mid, ws, exec);
-      b.c2->epilogue().template op<3>().operand = s::tensor(xin);
-      (*b.c2)(mid, out, ws, exec);
+      run_conv2(b, mid, out, xin, ws, exec);
       return;
     }
     (*b.c1d)(xin, mid, ws, exec);
@@ -273,8 +303,7 @@ class Recognizer {
     win.shape.h = win.shape.w = q;
     s::TensorView<const float> sc = s::nhwc<const float>(b.pooled.data(), n, ps, ps, co);
     sc.shape.h = sc.shape.w = q;
-    b.c2->epilogue().template op<3>().operand = s::tensor(sc);
-    (*b.c2)(mid, win, ws, exec);
+    run_conv2(b, mid, win, sc, ws, exec);
     // The zero row / column that face-api concatenates: relu(0 + shortcut).
     for (int i = 0; i < n; ++i)
       for (int y = 0; y < ps; ++y)
