@@ -22,8 +22,6 @@ std::vector<float> random_vec(std::size_t n, unsigned seed, float lo = -1.f, flo
 
 // Independent FMA chains, enough to cover latency x pipes on every ISA (4 cycles x 2
 // pipes on current x86 and Cortex-A76 cores). Measured peak = the bar's denominator.
-double g_peak_gflops = 0;
-
 template <class Arch>
 void BM_fma_peak(benchmark::State& state) {
   using B = xsimd::batch<float, Arch>;
