@@ -134,7 +134,6 @@ class BasicDetector {
   using Pointwise = Make<s::Conv2D<s::Kernel<1, 1>>, BiasReLU6>;
   using Conv3x3 = Make<s::Conv2D<s::Kernel<3, 3>>, BiasReLU6>;
   using Depthwise = Make<s::DepthwiseConv2D<s::Kernel<3, 3>>, BatchNormReLU6>;  // batch-norm + ReLU6
-  using Block = decltype(Policy::block(std::declval<Depthwise>(), std::declval<Pointwise>(), true));
   using Predictor = Make<s::Conv2D<s::Kernel<1, 1>>, s::Epilogue<s::Add<PC>>>;
 
  public:
@@ -166,22 +165,21 @@ class BasicDetector {
       const Tensor& var = w.get(dw + "BatchNorm/moving_variance", {c});
       std::vector<float> mul(static_cast<std::size_t>(c));
       for (int k = 0; k < c; ++k) mul[k] = static_cast<float>(gamma.data[k] / std::sqrt(double(var.data[k]) + 1e-3));
-      auto depthwise = Policy::make(
+      depthwise_.push_back(Policy::make(
           s::depthwise_conv2d<3, 3>(
               s::depthwise_hwio(w.get(dw + "depthwise_weights", {3, 3, c, 1}).data.data(), 3, 3, c, 1),
               depthwise_params(stride, pad)),
           s::sub(s::per_channel(keep(w, dw + "BatchNorm/moving_mean", c))) |
               s::mul(s::per_channel(own(std::move(mul)))) | s::add(s::per_channel(keep(w, dw + "BatchNorm/beta", c))) |
-              s::relu6());
+              s::relu6()));
       flops_ += conv_flops(side, side, c, 9);
       acts_.emplace_back(side, side, c);
       const int co = kMobilenetChannels[i];
       const std::string pw = "MobilenetV1/Conv2d_" + std::to_string(i) + "_pointwise/";
-      auto pointwise =
+      pointwise_.push_back(
           Policy::make(s::conv2d<1, 1>(s::hwio(w.get(pw + "weights", {1, 1, c, co}).data.data(), 1, 1, c, co),
                                        conv_params()),
-                       s::add(s::per_channel(keep(w, pw + "convolution_bn_offset", co))) | s::relu6());
-      blocks_.push_back(Policy::block(std::move(depthwise), std::move(pointwise), fuse_block(side, c)));
+                       s::add(s::per_channel(keep(w, pw + "convolution_bn_offset", co))) | s::relu6()));
       flops_ += conv_flops(side, side, co, c);
       acts_.emplace_back(side, side, co);
       c = co;
@@ -233,7 +231,10 @@ class BasicDetector {
     // One workspace for every layer.
     const int t = std::max(threads, 1);
     std::size_t ws = stem_->workspace_size({1, input_size, input_size, 3}, t);
-    for (std::size_t i = 0; i < blocks_.size(); ++i) ws = std::max(ws, blocks_[i].workspace_size(shape(acts_[2 * i]), t));
+    for (std::size_t i = 0; i < depthwise_.size(); ++i) {
+      ws = std::max(ws, depthwise_[i].workspace_size(shape(acts_[2 * i]), t));
+      ws = std::max(ws, pointwise_[i].workspace_size(shape(acts_[2 * i + 1]), t));
+    }
     for (const auto& l : extra1x1_) ws = std::max(ws, l.workspace_size({1, 16, 16, 1024}, t));
     for (const auto& l : extra3x3_) ws = std::max(ws, l.workspace_size({1, 16, 16, 256}, t));
     for (const auto& l : predictors_) ws = std::max(ws, l.workspace_size({1, 32, 32, 1024}, t));
@@ -243,8 +244,8 @@ class BasicDetector {
 
   /// Runs the network on `input` (input_size x input_size, see detector_input()) and
   /// decodes boxes and scores. With `layer_ms`, appends each layer's time (ms) to it, in
-  /// the order of the layers (stem, 13 depthwise-separable blocks, each a depthwise
-  /// and a pointwise layer, 8 extras, 6 predictors). Throws face::error for an input
+  /// the order of the layers (stem, 13 depthwise / pointwise pairs, 8 extras, 6
+  /// predictors). Throws face::error for an input
   /// of another size. `exec` spreads each layer over its workers (at most the
   /// constructor's `threads`; the output does not depend on it).
   template <s::Executor Exec = s::serial_executor>
@@ -261,7 +262,9 @@ class BasicDetector {
     t.lap();
     std::size_t a = 0;
     for (std::size_t i = 0; i < 13; ++i, a += 2) {
-      blocks_[i](acts_[a].cview(), acts_[a + 1].view(), acts_[a + 2].view(), ws, exec);
+      depthwise_[i](acts_[a].cview(), acts_[a + 1].view(), ws, exec);
+      t.lap();
+      pointwise_[i](acts_[a + 1].cview(), acts_[a + 2].view(), ws, exec);
       t.lap();
     }
     std::size_t e1 = 0, e3 = 0;
@@ -313,13 +316,11 @@ class BasicDetector {
   /// thread (BM_detector_fusion, ten alternated pairs) moved by -3.4% to +6.3% (and one
   /// +17% outlier), median +1.8%: within this machine's noise, if anything slower.
   void plan_storage() {
-    std::vector<bool> kept(acts_.size(), false), absent(acts_.size(), false);
+    std::vector<bool> kept(acts_.size(), false);
     for (std::size_t i : kPredictorSources) kept[i] = true;
-    for (std::size_t i = 0; i < blocks_.size(); ++i)  // a fused block's depthwise output is never stored
-      absent[2 * i + 1] = blocks_[i].fused();
     std::size_t largest = 0;
     for (std::size_t i = 0; i < acts_.size(); ++i)
-      if (!kept[i] && !absent[i]) largest = std::max(largest, acts_[i].size());
+      if (!kept[i]) largest = std::max(largest, acts_[i].size());
     // Every start a multiple of 16 floats from the region's: mid > ceil16(size / 2) and
     // mid + size - ceil16(size / 2) <= 2 * mid for every size <= largest.
     const auto half = [](std::size_t n) { return (n / 2 + 15) / 16 * 16; };
@@ -331,29 +332,13 @@ class BasicDetector {
     for (const auto& p : pred_out_) total += p.size();
     storage_.assign(total, 0.f);
     float* next = storage_.data() + 2 * slot;
-    // A layer (or block) reads the activation stored before its output, which is kept
-    // or in the other region: regions alternate over the stored activations.
-    std::size_t stored = 0;
     for (std::size_t i = 0; i < acts_.size(); ++i) {
-      if (absent[i]) {
-        acts_[i].data = nullptr;
-        continue;
-      }
+      // Layer i reads activation i - 1, which is kept or in the other slot.
       if (kept[i]) acts_[i].data = std::exchange(next, next + acts_[i].size());
-      else acts_[i].data = storage_.data() + (stored % 2) * slot + (mid - half(acts_[i].size()));
-      ++stored;
+      else acts_[i].data = storage_.data() + (i % 2) * slot + (mid - half(acts_[i].size()));
     }
     for (auto& p : pred_out_) p.data = std::exchange(next, next + p.size());
   }
-
-  /// Whether the block whose depthwise output is side x side x c runs as one
-  /// s::depthwise_separable layer: where that output is large (64x64 and more, 64
-  /// channels and more), so that writing it and reading it back costs more than the
-  /// fused layer's smaller pointwise GEMMs. bench_separable, two layers / fused: 128x128
-  /// x64 (stride 2) 1.07-1.11, 128x128x128 1.11-1.16, 64x64x128 (stride 2) 1.02-1.05,
-  /// 64x64x256 1.03-1.05; 256x256x32 0.99-1.04 (a 32-deep pointwise GEMM gains nothing),
-  /// and the 32x32 and 16x16 blocks 0.98-1.01.
-  static bool fuse_block(int side, int c) noexcept { return side >= 64 && c >= 64; }
 
   /// A per-channel vector copied into storage that outlives the layers.
   std::span<const float> keep(const WeightMap& w, const std::string& name, int n) {
@@ -383,7 +368,8 @@ class BasicDetector {
 
   std::deque<std::vector<float>> params_;  // per-channel operands (stable addresses)
   std::optional<Stem> stem_;
-  std::vector<Block> blocks_;  // depthwise + pointwise; acts_ keeps the depthwise outputs' places
+  std::vector<Depthwise> depthwise_;
+  std::vector<Pointwise> pointwise_;
   std::vector<Pointwise> extra1x1_;
   std::vector<Conv3x3> extra3x3_;
   std::vector<Predictor> predictors_;
