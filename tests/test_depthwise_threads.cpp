@@ -1,10 +1,11 @@
 // depthwise_conv2d split over executors: the serial executor (checked against the
-// reference), thread_executor(2) and (3), and a user-written executor that runs the
+// reference), thread_executor(2), (3) and (16), and a user-written executor that runs the
 // tasks in reverse order on rotating worker indices, all giving the same bits, with
 // guards around the output, and each call given workspace_size(shape, threads) bytes.
-// Shapes cover the splits: bands of output rows (112x112), channel blocks with a partial
-// last vector (3x5 images, too few rows for the workers), batch 3, one task (1x1),
-// prologues (their operands indexed by input pixel and channel in every task).
+// Shapes cover the splits: bands of output rows (112x112: bands of unequal height, whole
+// row pairs at 3 threads, single rows at 16), channel blocks with a partial last vector
+// (3x5 images, too few rows for the workers), batch 3, one task (1x1), prologues (their
+// operands indexed by input pixel and channel in every task).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -51,7 +52,7 @@ void thread_case(const ConvCase& cc, MakeLayer&& make, const std::string& label)
   const auto layer = make(d, pro_ops, ops);
   const Buffer4 serial = run_on(layer, cc, d, s::serial_executor{}, what + " (serial)");
   check_output(serial.view(), prologue_reference(cc, d, layer.prologue()), layer.epilogue(), what);
-  for (int t : {2, 3}) {
+  for (int t : {2, 3, 16}) {
     const Buffer4 y = run_on(layer, cc, d, s::thread_executor(t), what + " (threads)");
     CHECK_MESSAGE(same_bits(y.dense(), serial.dense()), t << " threads differ from serial");
   }

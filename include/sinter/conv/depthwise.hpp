@@ -630,14 +630,22 @@ void rows(const Call& g, index_t n, index_t oh0, index_t oh1, const Epi& epi, co
 /// tasks that run slower (border rows, a busy core).
 inline constexpr index_t tasks_per_worker = 4;
 
-/// How a call is cut into tasks: for each image, bands of `rows` output rows, each cut
+/// How a call is cut into tasks: for each image, `bands` bands of output rows, each cut
 /// into blocks of `ch` channels (a multiple of the lanes; the last block shorter).
 /// Every output element belongs to exactly one task, and no path of the kernel makes
 /// its value depend on the tile or the block it lands in (same operations, same order),
 /// so results are bitwise identical for any split and thread count.
 struct Split {
-  index_t n = 1, rows = 1, bands = 1, ch = 1, ch_blocks = 1;
+  index_t n = 1, oh = 1, unit = 1, bands = 1, ch = 1, ch_blocks = 1;
   index_t tasks() const noexcept { return n * bands * ch_blocks; }
+  /// First output row of band b (b = bands: oh). Bands are whole units (row pairs, where
+  /// the kernel computes two rows at once) and differ by at most one unit, so equal
+  /// shares of consecutive bands hold equal rows: 56 rows in 16 bands of 2 or 4 give
+  /// each of 4 workers 14 rows, where 14 bands of 4 gave two of them 16 and two 12.
+  index_t row(index_t b) const noexcept {
+    const index_t units = (oh + unit - 1) / unit;
+    return std::min(oh, units * b / bands * unit);
+  }
 };
 
 /// The split of a depthwise conv2d of input `in` with `oh` output rows over `threads`
@@ -654,15 +662,16 @@ Split split(Shape4 in, index_t oh, int threads) noexcept {
   Split s;
   s.n = in.n;
   s.ch = in.c;
-  oh = std::max<index_t>(oh, 1);
+  s.oh = std::max<index_t>(oh, 1);
   const index_t want = threads > 1 ? tasks_per_worker * threads : 1;
-  const index_t bands = std::min(oh, ceil_div(want, in.n));
-  if (in.n * bands < want) {
-    const index_t blocks = std::min(ceil_div(want, in.n * bands), std::max<index_t>(1, in.c / (2 * L)));
+  // Row pairs where they give enough bands; single rows (and the one-row kernel) where
+  // the image is short: 7x7 on 2 workers runs 7 bands x 2 channel blocks, not 4 x 2.
+  s.unit = in.n * ceil_div(s.oh, depthwise_tile<Arch>::rows) >= want ? depthwise_tile<Arch>::rows : 1;
+  s.bands = std::min(ceil_div(s.oh, s.unit), ceil_div(want, in.n));
+  if (in.n * s.bands < want) {
+    const index_t blocks = std::min(ceil_div(want, in.n * s.bands), std::max<index_t>(1, in.c / (2 * L)));
     s.ch = std::min(in.c, ceil_div(ceil_div(in.c, blocks), L) * L);
   }
-  s.rows = ceil_div(oh, bands);
-  s.bands = ceil_div(oh, s.rows);
   s.ch_blocks = ceil_div(in.c, s.ch);
   return s;
 }
@@ -676,7 +685,7 @@ void run(const Call& g, const Split& sp, const Epi& epi, const Pro& pro, const E
     const index_t k = task % sp.ch_blocks;
     const index_t band = task / sp.ch_blocks % sp.bands;
     const index_t n = task / (sp.ch_blocks * sp.bands);
-    const index_t oh0 = band * sp.rows, oh1 = std::min(g.oh, oh0 + sp.rows);
+    const index_t oh0 = std::min(g.oh, sp.row(band)), oh1 = std::min(g.oh, sp.row(band + 1));
     const index_t c0 = k * sp.ch;
     Call t = g;
     t.c = std::min(sp.ch, g.c - c0);
