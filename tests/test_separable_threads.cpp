@@ -8,8 +8,8 @@
 //     the fused layer must not change a single rounding);
 //   - bit for bit across executors: 2 and 3 threads, and a shuffled task order on
 //     random worker indices.
-// Shapes cover one band and several (on AVX-512, 112x112x16: 4 bands of 36 rows;
-// 64x64x33: 4 of 21), one band whose output channels are split between workers, batch
+// Shapes cover one band and several (on AVX-512, 112x112x16: 19 bands of 6 rows;
+// 40x40x32: 2 of 36), one band whose output channels are split between workers, batch
 // 3, channels off the vector width (1, 3, 17, 33), stride 2 with odd sizes, asymmetric
 // and TF 'SAME' padding, dilation, a run-time 5x5 extent, a prologue, and a pointwise
 // epilogue with a residual tensor; guards around every output. Also the errors.

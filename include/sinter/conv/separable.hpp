@@ -33,6 +33,8 @@ struct Plan {
   static constexpr index_t band_bytes = 256 * 1024;
   static constexpr index_t mc = gemm::blocking<Arch>::mc;
   static constexpr index_t min_pixels = 2 * mc;
+  /// Bands per image wanted, where the rows allow: 4 tasks per worker on 4 workers.
+  static constexpr index_t min_bands = 16;
 
   index_t oh = 0, ow = 0, c = 0;
   index_t ldc = 0;   // floats between band pixels: C rounded up to whole vectors
@@ -51,7 +53,12 @@ struct Plan {
     // tiles then fall on the same rows for any thread count.
     const index_t h = std::max<index_t>(oh, 1), w = std::max<index_t>(ow, 1);
     const index_t lo = std::clamp<index_t>((min_pixels + w - 1) / w, 1, h);
-    const index_t hi = std::clamp<index_t>(band_bytes / row_bytes, lo, h);
+    // At most h / min_bands rows where that leaves lo rows or more: 112x112x32 fits 18
+    // rows in the budget, 7 bands, which 4 workers share 2/2/2/1; now 19 bands of 6 rows
+    // (bench_threads BM_split_separable, speed-up ceiling on 4 / 16 workers: 3.10 / 6.1
+    // -> 3.74 / 9.3; 56x56x128: 3.60 / 8.2 -> 3.73 / 11.5, one worker 1.5% slower).
+    const index_t fit = band_bytes / row_bytes;
+    const index_t hi = std::clamp<index_t>(h / min_bands >= lo ? std::min(fit, h / min_bands) : fit, lo, h);
     const auto waste = [&](index_t r) {  // share of the last block's rows that are not there
       const index_t m = r * w, blocks = (m + mc - 1) / mc;
       return static_cast<double>(blocks * mc - m) / static_cast<double>(blocks * mc);
