@@ -209,7 +209,8 @@ void separable(benchmark::State& state, index_t hw, index_t c, index_t cout, ind
   std::vector<float> y(static_cast<std::size_t>(ohw * ohw * cout));
   const auto in = s::nhwc(x.data(), 1, hw, hw, c);
   const auto out = s::nhwc(y.data(), 1, ohw, ohw, cout);
-  drive<Split>(state, layer, in_shape, in, out, 2.0 * static_cast<double>(ohw * ohw * c) * (9.0 + static_cast<double>(cout)));
+  drive<Split>(state, layer, in_shape, in, out,
+               2.0 * static_cast<double>(ohw * ohw * c) * (9.0 + static_cast<double>(cout)));
 }
 
 void BM_conv3x3(benchmark::State& state, index_t hw, index_t cin, index_t cout, index_t stride) {
@@ -218,7 +219,9 @@ void BM_conv3x3(benchmark::State& state, index_t hw, index_t cin, index_t cout, 
 void BM_conv1x1(benchmark::State& state, index_t hw, index_t cin, index_t cout, index_t stride) {
   BM_conv<1, false>(state, hw, cin, cout, stride);
 }
-void BM_depthwise(benchmark::State& state, index_t hw, index_t c, index_t stride) { depthwise<false>(state, hw, c, stride); }
+void BM_depthwise(benchmark::State& state, index_t hw, index_t c, index_t stride) {
+  depthwise<false>(state, hw, c, stride);
+}
 void BM_separable(benchmark::State& state, index_t hw, index_t c, index_t cout, index_t stride) {
   separable<false>(state, hw, c, cout, stride);
 }
