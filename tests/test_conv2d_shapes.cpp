@@ -153,7 +153,10 @@ TEST_CASE("conv2d 5-op chain (bias, scale, shift, residual, relu)") {
                         {3, 2, 3, 5, 64, 3, 2},
                         {2, 9, 9, 64, 17, 1, 1},
                         {1, 8, 8, 33, 5, 5, 2},
-                        {1, 1, 1, 3, 3, 3, 1}};
+                        {1, 1, 1, 3, 3, 3, 1},
+                        // residuals of 2 MiB and more, which the GEMM's tiles prefetch
+                        {1, 64, 64, 16, 128, 1, 1},
+                        {1, 130, 130, 3, 128, 3, 2}};
   for (const Case& k : cases) {
     ConvCase cc{.n = k.n, .h = k.h, .w = k.w, .cin = k.cin, .cout = k.cout, .kh = k.k, .kw = k.k};
     cc.p.stride = k.stride;

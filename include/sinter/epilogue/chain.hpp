@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "../core/unroll.hpp"
@@ -21,6 +22,13 @@ namespace sinter {
 /// `Ops`: any number (0 included) of ElementwiseOp types (Add<PerChannel>, ReLU, ...).
 /// Holds the ops' run-time operands (scalars, pointers to per-channel vectors and
 /// tensors); the structure is in the type.
+/// True when `Op` is a binary op with a Tensor operand.
+template <class Op>
+constexpr bool reads_tensor_op() noexcept {
+  if constexpr (BinaryOp<Op>) return std::is_same_v<std::remove_cvref_t<decltype(std::declval<const Op&>().operand)>, Tensor>;
+  else return false;
+}
+
 template <class... Ops>
 struct Epilogue {
   static_assert((ElementwiseOp<Ops> && ...),
@@ -30,6 +38,9 @@ struct Epilogue {
   std::tuple<Ops...> ops;
 
   static constexpr std::size_t size = sizeof...(Ops);
+  /// True when an op reads a tensor operand: memory as large as the output, worth
+  /// prefetching (prefetch_tile) while the kernel computes.
+  static constexpr bool reads_tensor = (reads_tensor_op<Ops>() || ...);
 
   Epilogue() = default;
   explicit Epilogue(Ops... o)
@@ -66,6 +77,13 @@ struct Epilogue {
   template <class B, int MR, int NV>
   [[gnu::always_inline]] inline auto tile_state(const TileLoc& loc) const noexcept {
     return std::apply([&](const Ops&... o) { return std::make_tuple(state_of<B, MR, NV>(o, loc)...); }, ops);
+  }
+
+  /// Prefetches the tensor operands of one full tile at `loc` into L1 (Level 1) or L2
+  /// (Level 2); a no-op for chains without them (see reads_tensor).
+  template <class B, int MR, int NV, int Level = 1>
+  [[gnu::always_inline]] inline void prefetch_tile(const TileLoc& loc) const noexcept {
+    std::apply([&](const Ops&... o) { (prefetch_of<B, MR, NV, Level>(o, loc), ...); }, ops);
   }
 
   /// The chain applied to accumulator (r, j) of a full tile, given its tile_state().
@@ -130,6 +148,11 @@ struct Epilogue {
   static auto state_of(const Op& op, const TileLoc& loc) noexcept {
     if constexpr (BinaryOp<Op>) return op.operand.template tile_state<B, MR, NV>(loc);
     else return detail::no_state{};
+  }
+
+  template <class B, int MR, int NV, int Level, class Op>
+  [[gnu::always_inline]] static inline void prefetch_of(const Op& op, const TileLoc& loc) noexcept {
+    if constexpr (reads_tensor_op<Op>()) op.operand.template prefetch_tile<B, MR, NV, Level>(loc);
   }
 
   template <class B, class St, std::size_t... I>
