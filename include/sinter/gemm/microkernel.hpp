@@ -58,7 +58,8 @@ template <class Arch, int MR, int NV, int NRpanel, bool First, bool Last, class 
   });
 
   // A tensor operand (a residual) is read once, after the K loop, from memory the
-  // layer has not touched: started here, its loads overlap the FMAs.
+  // layer has not touched: started here (when large, Tensor::prefetch_min_bytes), its
+  // loads overlap the FMAs.
   if constexpr (Last) epi.template prefetch_tile<B, MR, NV>(loc);
   const float* b = kb.b;
   for (index_t s = 0; s < kb.nseg; ++s) {
