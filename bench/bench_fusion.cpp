@@ -10,7 +10,8 @@
 // re-read and re-write the output once per pass) and %bw against the DRAM triad;
 // ratios unfused/fused, unfused_1pass/fused, fused/bare. Layers: the memory-bound
 // depthwise 3x3 112x112x32 and 1x1 56x56x64->256, and for contrast the compute-bound
-// 3x3 56x56x64->64 (algo::Automatic: Winograd) and 1x1 14x14x512->512.
+// 3x3 56x56x64->64 (algo::Automatic: Winograd) and 1x1 14x14x512->512; then the 1x1
+// 256x256x32->64, whose tensors (16 MiB each) outgrow the last-level cache.
 //
 // BM_elementwise/32x32x128: the motivating material's case, element-wise ops alone on a
 // (1, 32, 32, 128) tensor: y = x * a + b (a, b per channel) as two s::elementwise passes
@@ -136,6 +137,9 @@ const bool registered = [] {
   register_unfused(detail::conv("motivating", 56, 64, 256, 1, 1), conv1);
   register_unfused(detail::conv_sym("resnet18", 56, 64, 64, 3, 1), conv3);
   register_unfused(detail::conv("mobilenet_v1", 14, 512, 512, 1, 1), conv1);
+  // The face detector's first pointwise layer: a 16 MiB output and residual, which the
+  // last-level cache does not hold beside the rest (the GEMM prefetches the residual).
+  register_unfused(detail::conv("face", 256, 32, 64, 1, 1), conv1);
   benchmark::RegisterBenchmark("BM_elementwise/32x32x128", BM_elementwise, detail::conv("motivating", 32, 128, 128, 1, 1))
       ->Unit(benchmark::kMicrosecond);
   return true;
