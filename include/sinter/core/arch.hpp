@@ -65,21 +65,17 @@ struct gemm_tile<xsimd::neon64> {
 
 namespace detail {
 
-/// Starts loading the 64-byte line at `p` into L1 (Level 1: prefetcht0, prfm pldl1keep)
-/// or L2 (Level 2: prefetcht1, prfm pldl2keep); never faults. An asm statement, not
-/// __builtin_prefetch: GCC drops a builtin prefetch when the function that issues it,
-/// having no other effect, is found const and its call removed.
-template <int Level = 1>
-[[gnu::always_inline]] inline void prefetch(const void* p) noexcept {
-  static_assert(Level == 1 || Level == 2, "sinter::detail::prefetch: Level is 1 (L1) or 2 (L2)");
+/// Starts loading the 64-byte line at `p` into L1 (prefetcht0, prfm pldl1keep); never
+/// faults. An asm statement, not __builtin_prefetch: GCC drops a builtin prefetch when
+/// the function that issues it, having no other effect, is found const and its call
+/// removed.
+[[gnu::always_inline]] inline void prefetch_l1(const void* p) noexcept {
 #if defined(__x86_64__) || defined(__i386__)
-  if constexpr (Level == 1) asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
-  else asm volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
 #elif defined(__aarch64__)
-  if constexpr (Level == 1) asm volatile("prfm pldl1keep, %0" : : "Q"(*static_cast<const char*>(p)));
-  else asm volatile("prfm pldl2keep, %0" : : "Q"(*static_cast<const char*>(p)));
+  asm volatile("prfm pldl1keep, %0" : : "Q"(*static_cast<const char*>(p)));
 #else
-  __builtin_prefetch(p, 0, Level == 1 ? 3 : 2);
+  __builtin_prefetch(p, 0, 3);
 #endif
 }
 

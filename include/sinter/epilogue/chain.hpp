@@ -25,8 +25,10 @@ namespace sinter {
 /// True when `Op` is a binary op with a Tensor operand.
 template <class Op>
 constexpr bool reads_tensor_op() noexcept {
-  if constexpr (BinaryOp<Op>) return std::is_same_v<std::remove_cvref_t<decltype(std::declval<const Op&>().operand)>, Tensor>;
-  else return false;
+  if constexpr (BinaryOp<Op>)
+    return std::is_same_v<std::remove_cvref_t<decltype(std::declval<const Op&>().operand)>, Tensor>;
+  else
+    return false;
 }
 
 template <class... Ops>
@@ -38,8 +40,7 @@ struct Epilogue {
   std::tuple<Ops...> ops;
 
   static constexpr std::size_t size = sizeof...(Ops);
-  /// True when an op reads a tensor operand: memory as large as the output, worth
-  /// prefetching (prefetch_tile) while the kernel computes.
+  /// True when an op reads a tensor operand (memory as large as the output).
   static constexpr bool reads_tensor = (reads_tensor_op<Ops>() || ...);
 
   Epilogue() = default;
@@ -79,11 +80,11 @@ struct Epilogue {
     return std::apply([&](const Ops&... o) { return std::make_tuple(state_of<B, MR, NV>(o, loc)...); }, ops);
   }
 
-  /// Prefetches the tensor operands of one full tile at `loc` into L1 (Level 1) or L2
-  /// (Level 2); a no-op for chains without them (see reads_tensor).
-  template <class B, int MR, int NV, int Level = 1>
+  /// Starts loading the tensor operands of one full MR x (NV * lanes) tile at `loc`
+  /// into L1 (see Tensor::prefetch_tile); a no-op for chains without them.
+  template <class B, int MR, int NV>
   [[gnu::always_inline]] inline void prefetch_tile(const TileLoc& loc) const noexcept {
-    std::apply([&](const Ops&... o) { (prefetch_of<B, MR, NV, Level>(o, loc), ...); }, ops);
+    std::apply([&](const Ops&... o) { (prefetch_of<B, MR, NV>(o, loc), ...); }, ops);
   }
 
   /// The chain applied to accumulator (r, j) of a full tile, given its tile_state().
@@ -150,9 +151,9 @@ struct Epilogue {
     else return detail::no_state{};
   }
 
-  template <class B, int MR, int NV, int Level, class Op>
+  template <class B, int MR, int NV, class Op>
   [[gnu::always_inline]] static inline void prefetch_of(const Op& op, const TileLoc& loc) noexcept {
-    if constexpr (reads_tensor_op<Op>()) op.operand.template prefetch_tile<B, MR, NV, Level>(loc);
+    if constexpr (reads_tensor_op<Op>()) op.operand.template prefetch_tile<B, MR, NV>(loc);
   }
 
   template <class B, class St, std::size_t... I>

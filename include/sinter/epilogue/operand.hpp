@@ -152,21 +152,21 @@ struct Tensor {
   /// Tensors smaller than this are not prefetched (prefetch_tile does nothing): they
   /// come from L2 or L3, where the hardware prefetcher keeps up, and the prefetch
   /// instructions cost 2-4% on short-K layers (3x3x3 stems). Measured on the 1x1
-  /// 256x256x32->64 and 3x3 s2 512x512x3->32 layers (16 and 8 MiB residuals), where
-  /// the residual add cost 1.68-1.76x and 1.44-1.49x the bare layer without prefetch,
-  /// 1.35 and 1.22-1.23 with it (bench_conv, fused = scale, shift, residual, ReLU).
+  /// 256x256x32->64 and 3x3 s2 512x512x3->32 layers (16 and 8 MiB residuals), the
+  /// fused chain (scale, shift, residual, ReLU) cost 1.68-1.76x and 1.44-1.49x the bare
+  /// layer without prefetch, 1.35 and 1.22-1.23x with it (bench_conv, AVX-512).
   static constexpr std::size_t prefetch_min_bytes = std::size_t{2} << 20;
 
-  /// Starts loading a full tile's values into L1 (Level 1) or L2 (Level 2): one
-  /// prefetch per 64-byte line of each row, for a kernel to call while it computes.
-  template <class B, int MR, int NV, int Level = 1>
+  /// Starts loading a full MR x (NV * lanes) tile's values into L1, one prefetch per
+  /// 64-byte line of each row, for a kernel to call before it computes the tile.
+  template <class B, int MR, int NV>
   [[gnu::always_inline]] inline void prefetch_tile(const TileLoc& t) const noexcept {
     const Shape4 s = view.shape;
     if (static_cast<std::size_t>(s.n * s.h * s.w * s.c) * sizeof(float) < prefetch_min_bytes) return;
     constexpr int bytes = NV * static_cast<int>(B::size) * static_cast<int>(sizeof(float));
     for (int r = 0; r < MR; ++r) {
       const char* p = reinterpret_cast<const char*>(view.pixel(t.rows[r].n, t.rows[r].h, t.rows[r].w) + t.col0);
-      for (int off = 0; off < bytes; off += 64) detail::prefetch<Level>(p + off);
+      for (int off = 0; off < bytes; off += 64) detail::prefetch_l1(p + off);
     }
   }
   template <class B>
