@@ -219,7 +219,7 @@ template <class... Ops>
 struct chain_registers<Epilogue<Ops...>> {
   template <class Op>
   static constexpr int of() noexcept {
-    if constexpr (BinaryOp<Op>) return std::is_same_v<std::remove_cvref_t<decltype(Op::operand)>, Tensor> ? 0 : 1;
+    if constexpr (BinaryOp<Op>) return reads_tensor_op<Op>() ? 0 : 1;
     else return 0;
   }
   static constexpr int value = (0 + ... + of<Ops>());

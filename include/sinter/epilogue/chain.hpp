@@ -18,10 +18,6 @@
 
 namespace sinter {
 
-/// An ordered chain of element-wise ops applied to every output element, left to right.
-/// `Ops`: any number (0 included) of ElementwiseOp types (Add<PerChannel>, ReLU, ...).
-/// Holds the ops' run-time operands (scalars, pointers to per-channel vectors and
-/// tensors); the structure is in the type.
 /// True when `Op` is a binary op with a Tensor operand.
 template <class Op>
 constexpr bool reads_tensor_op() noexcept {
@@ -31,6 +27,10 @@ constexpr bool reads_tensor_op() noexcept {
     return false;
 }
 
+/// An ordered chain of element-wise ops applied to every output element, left to right.
+/// `Ops`: any number (0 included) of ElementwiseOp types (Add<PerChannel>, ReLU, ...).
+/// Holds the ops' run-time operands (scalars, pointers to per-channel vectors and
+/// tensors); the structure is in the type.
 template <class... Ops>
 struct Epilogue {
   static_assert((ElementwiseOp<Ops> && ...),
@@ -40,8 +40,6 @@ struct Epilogue {
   std::tuple<Ops...> ops;
 
   static constexpr std::size_t size = sizeof...(Ops);
-  /// True when an op reads a tensor operand (memory as large as the output).
-  static constexpr bool reads_tensor = (reads_tensor_op<Ops>() || ...);
 
   Epilogue() = default;
   explicit Epilogue(Ops... o)
@@ -128,10 +126,7 @@ struct Epilogue {
  private:
   template <class Op>
   static bool overlap(const Op& op, const TensorView<float>& out) {
-    if constexpr (BinaryOp<Op>) {
-      if constexpr (std::is_same_v<decltype(op.operand), Tensor>)
-        return detail::overlaps(op.operand.view, out);
-    }
+    if constexpr (reads_tensor_op<Op>()) return detail::overlaps(op.operand.view, out);
     return false;
   }
 
