@@ -153,8 +153,9 @@ struct Tensor {
   /// come from L2 or L3, where the hardware prefetcher keeps up, and the prefetch
   /// instructions cost 2-4% on short-K layers (3x3x3 stems). Measured on the 1x1
   /// 256x256x32->64 and 3x3 s2 512x512x3->32 layers (16 and 8 MiB residuals), the
-  /// fused chain (scale, shift, residual, ReLU) cost 1.68-1.76x and 1.44-1.49x the bare
-  /// layer without prefetch, 1.35 and 1.22-1.23x with it (bench_conv, AVX-512).
+  /// fused chain (scale, shift, residual, ReLU) cost 1.61-1.76x and 1.41-1.71x the bare
+  /// layer without prefetch, 1.32-1.36x and 1.21-1.23x with it (bench_conv, AVX-512,
+  /// paired runs alternating the two builds).
   static constexpr std::size_t prefetch_min_bytes = std::size_t{2} << 20;
 
   /// Starts loading a full MR x (NV * lanes) tile's values into L1, one prefetch per
