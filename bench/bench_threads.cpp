@@ -7,6 +7,7 @@
 //   mobilenet/dw   depthwise 3x3 + folded batch-norm (mul, add per channel) + relu6
 //   mobilenet/pw   pointwise 1x1 + bias + relu6
 //   mobilenet/sep  both as one s::depthwise_separable layer
+// BM_pool_call: one parallel_for of empty tasks, the pool's own cost per layer call.
 // Counters: GFLOP/s over wall time (UseRealTime), the layer's direct-convolution FLOPs
 // (2 per multiply-add; for Winograd "effective" GFLOP/s). Speed-up of T threads = time
 // at 1 thread / time at T, both medians of the same run:
@@ -238,6 +239,24 @@ void BM_split_separable(benchmark::State& state, index_t hw, index_t c, index_t 
   separable<true>(state, hw, c, cout, stride);
 }
 
+/// The cost of one s::thread_pool call: parallel_for of 4 tasks per worker that do
+/// nothing but write a line of their own, back to back (the workers spin between
+/// calls, as in a network's layers). Time per call: the floor under any layer's time.
+void BM_pool_call(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const s::thread_pool exec(threads);
+  const index_t tasks = 4 * threads;
+  struct alignas(64) Line {
+    index_t v = 0;
+  };
+  std::vector<Line> lines(static_cast<std::size_t>(tasks));
+  for (auto _ : state) {
+    exec.parallel_for(tasks, [&](index_t i, int) { lines[static_cast<std::size_t>(i)].v += i; });
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(s::default_arch::name());
+}
+
 /// 1, 2, 4, 8, 16 threads, up to the cores this machine has.
 void thread_counts(benchmark::internal::Benchmark* b) {
   b->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
@@ -256,6 +275,8 @@ void split_counts(benchmark::internal::Benchmark* b) {
 #define SINTER_THREADS_CASE(kind, name, ...)                                   \
   BENCHMARK_CAPTURE(BM_##kind, name, __VA_ARGS__)->Apply(thread_counts); \
   BENCHMARK_CAPTURE(BM_split_##kind, name, __VA_ARGS__)->Apply(split_counts)
+
+BENCHMARK(BM_pool_call)->Apply(thread_counts);
 
 // ResNet-18 (224x224 input): the 3x3 convs of each stage, the stride-2 first convs and
 // the 1x1 stride-2 shortcuts.

@@ -137,6 +137,36 @@ TEST_CASE("thread_pool runs every task once per call, many calls, and rethrows a
   CHECK_THROWS_AS(s::thread_pool(2, us(-1)), s::error);
 }
 
+TEST_CASE("thread_pool with more threads than cores: seats, late workers, back-to-back calls") {
+  // 8 and 16 threads on any machine (2 cores in CI): workers wake late, often after the
+  // caller has run every task and closed the call; calls of fewer tasks than threads
+  // leave workers out. Every task still runs once, and no two concurrent tasks share a
+  // worker index.
+  using us = std::chrono::microseconds;
+  for (auto [t, spin] : {std::pair{8, us(0)}, {8, us(20)}, {16, us(0)}, {16, us(5)}}) {
+    CAPTURE(t);
+    CAPTURE(spin.count());
+    const s::thread_pool pool(t, spin);
+    std::vector<std::atomic<int>> hits(64);
+    std::vector<std::atomic<int>> in_task(static_cast<std::size_t>(t));
+    std::atomic<int> shared_index{0};
+    for (int call = 0; call < 300; ++call) {
+      const index_t tasks = 1 + (call * 7) % 40;
+      pool.parallel_for(tasks, [&](index_t i, int w) {
+        auto& mine = in_task[static_cast<std::size_t>(w)];
+        if (mine.fetch_add(1, std::memory_order_relaxed) != 0) shared_index.fetch_add(1, std::memory_order_relaxed);
+        hits[static_cast<std::size_t>(i)].fetch_add(1, std::memory_order_relaxed);
+        mine.fetch_sub(1, std::memory_order_relaxed);
+      });
+      bool once = true;
+      for (index_t i = 0; i < 64; ++i) once = once && hits[static_cast<std::size_t>(i)].exchange(0) == (i < tasks);
+      CHECK_MESSAGE(once, "call " << call << ", " << tasks << " tasks");
+    }
+    CHECK(shared_index.load() == 0);
+  }
+  CHECK_THROWS_AS(s::thread_pool(s::thread_pool::max_threads + 1), s::error);
+}
+
 TEST_CASE("linear on an executor: same bits as serial") {
   // M spans several row blocks and a partial one; N several panels and an edge tile.
   for (auto [m, n, k] : {std::tuple<index_t, index_t, index_t>{3 * MC + 5, 3 * NR + 3, 37}, {7, 5 * NR, KC + 9}}) {
