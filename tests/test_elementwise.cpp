@@ -127,6 +127,12 @@ TEST_CASE("elementwise: any executor gives the same bits") {
   CHECK(same_bits(serial.dense(), par.dense()));
 }
 
+// The 3-float operand on 4 channels is refused before any read; GCC cannot see that
+// and, with the kernel inlined, warns about the vector load it would do (-Warray-bounds).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#endif
 TEST_CASE("elementwise: errors") {
   Rng rng(3);
   Buffer4 a({1, 2, 2, 4}), b({1, 2, 2, 5}), c({1, 2, 2, 4});
@@ -150,3 +156,5 @@ TEST_CASE("elementwise: errors") {
                            std::as_const(a).view(), c.view()),
                        doctest::Contains("overlaps"), s::error);
 }
+#pragma GCC diagnostic pop
+#endif
