@@ -156,5 +156,6 @@ TEST_CASE("elementwise: errors") {
                            std::as_const(a).view(), c.view()),
                        doctest::Contains("overlaps"), s::error);
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
