@@ -188,7 +188,7 @@ class thread_pool {
     std::lock_guard<std::mutex> call(call_mutex_);
     using Fn = std::remove_reference_t<F>;
     // No worker is in a call now: these plain writes reach the workers that take a
-    // seat through publish()'s store and their exchange of the ticket.
+    // seat through publish()'s store and their compare-exchange on the ticket.
     job_ = Job{tasks, const_cast<void*>(static_cast<const void*>(&f)),
                [](void* fp, index_t i, int w) { (*static_cast<Fn*>(fp))(i, w); }};
     for (int w = 0; w < n_; ++w)
